@@ -1,0 +1,51 @@
+# The two commands: `make run` (the portal with demo data) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PORTAL_PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench install install-dev clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	@mkdir -p var/mail var/media
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py seed_demo
+	@echo
+	@echo "  The portal: http://127.0.0.1:$(PORTAL_PORT)/   (staff: http://127.0.0.1:$(PORTAL_PORT)/admin/)"
+	@echo "  Mail it sends is written to var/mail/. Ctrl-C stops the web server, worker and scheduler."
+	@echo
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=1 PORTAL_PORT=$(PORTAL_PORT) $(VENV)/bin/honcho -f Procfile.dev start
+
+test: $(VENV)/.installed-dev lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(VENV)/.installed-dev
+	@for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf var staticfiles test-artifacts

@@ -1,0 +1,123 @@
+"""The deadline policy: the ONLY place that does deadline arithmetic (SPEC.md, "Deadlines").
+
+Pure functions of their arguments and of the durations in settings (``PORTAL_*``): no
+database, no clock of their own. Every caller passes ``now``. Services store what these
+functions return in indexed columns (``protection_ends_at``, ``next_deadline_at``...);
+pages, admin and sweeps read those columns.
+
+A window is open while ``now < until``: at the very second it ends, it is closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
+
+from orders.states import OrderState
+
+
+def protection_ends_at(*, shipped_at: datetime, protection_days: int) -> datetime:
+    """Buyer protection runs for the order's own number of days from shipment."""
+    return shipped_at + timedelta(days=protection_days)
+
+
+def post_close_ends_at(*, completed_at: datetime) -> datetime:
+    """After an order completes the buyer may still open a dispute for 15 more days."""
+    return completed_at + settings.PORTAL_POST_CLOSE_WINDOW
+
+
+def seller_response_due_at(*, opened_at: datetime) -> datetime:
+    """The seller has 5 days from the opening of a dispute to answer it."""
+    return opened_at + settings.PORTAL_SELLER_RESPONSE_WINDOW
+
+
+def negotiation_ends_at(*, first_answer_at: datetime) -> datetime:
+    """7 days after the seller first answers without agreement, the case is escalated."""
+    return first_answer_at + settings.PORTAL_NEGOTIATION_WINDOW
+
+
+class WindowStatus(models.TextChoices):
+    OPEN = "open", _("Protection is running")
+    OPEN_AFTER_CLOSE = "open_after_close", _("Order completed: the post-close window is running")
+    NOT_SHIPPED = "not_shipped", _("Not shipped yet")
+    CANCELLED = "cancelled", _("Order cancelled")
+    CLOSED = "closed", _("Dispute window closed")
+    ALREADY_DISPUTED = "already_disputed", _("Already disputed")
+
+
+@dataclass(frozen=True)
+class DisputeWindow:
+    """Whether a dispute may be opened on an order line now, until when, and why not."""
+
+    status: WindowStatus
+    until: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (WindowStatus.OPEN, WindowStatus.OPEN_AFTER_CLOSE)
+
+    @property
+    def explanation(self) -> str:
+        """One sentence for the buyer, naming the date where there is one."""
+        when = date_format(self.until, "j M Y, H:i T") if self.until else ""
+        messages = {
+            WindowStatus.OPEN: _("You can open a dispute until %(when)s."),
+            WindowStatus.OPEN_AFTER_CLOSE: _(
+                "The order is completed; you can still open a dispute until %(when)s."
+            ),
+            WindowStatus.NOT_SHIPPED: _(
+                "A dispute can be opened once the seller has shipped the order."
+            ),
+            WindowStatus.CANCELLED: _("This order was cancelled; there is nothing to dispute."),
+            WindowStatus.CLOSED: _(
+                "The dispute window closed on %(when)s. You can still complain about the "
+                "seller to the administration."
+            ),
+            WindowStatus.ALREADY_DISPUTED: _(
+                "This item already has a dispute; an item can be disputed only once."
+            ),
+        }
+        return str(messages[self.status]) % {"when": when}
+
+
+def dispute_window(
+    *,
+    order_state: str,
+    protection_ends_at: datetime | None,
+    completed_at: datetime | None,
+    now: datetime,
+    already_disputed: bool = False,
+) -> DisputeWindow:
+    """Until when may a line of this order be disputed, and if not now, why not.
+
+    - paid: not yet (protection starts at shipment); cancelled: never.
+    - shipped: open; the latest it can stay open is the end of protection plus the
+      post-close window (confirming receipt earlier brings that date forward).
+    - completed: open until ``completed_at`` plus the post-close window, then closed for
+      good (complaints only).
+    - a line that already has a dispute, whatever its state, can never be disputed again.
+    """
+    if already_disputed:
+        return DisputeWindow(WindowStatus.ALREADY_DISPUTED, None)
+    if order_state == OrderState.CANCELLED:
+        return DisputeWindow(WindowStatus.CANCELLED, None)
+    if order_state == OrderState.PAID or protection_ends_at is None:
+        return DisputeWindow(WindowStatus.NOT_SHIPPED, None)
+    if order_state == OrderState.SHIPPED:
+        until = post_close_ends_at(completed_at=protection_ends_at)
+        if now < protection_ends_at:
+            return DisputeWindow(WindowStatus.OPEN, until)
+        # Protection has run out but the sweep has not completed the order yet: the
+        # post-close window counts from the end of protection all the same.
+        status = WindowStatus.OPEN_AFTER_CLOSE if now < until else WindowStatus.CLOSED
+        return DisputeWindow(status, until)
+    if order_state == OrderState.COMPLETED and completed_at is not None:
+        until = post_close_ends_at(completed_at=completed_at)
+        status = WindowStatus.OPEN_AFTER_CLOSE if now < until else WindowStatus.CLOSED
+        return DisputeWindow(status, until)
+    return DisputeWindow(WindowStatus.CLOSED, None)

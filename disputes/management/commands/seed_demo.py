@@ -1,0 +1,217 @@
+"""Demo data: the people of the portal and orders in every interesting situation.
+
+Loads once: run again, it only prints the logins.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.roles import ARBITRATORS, ensure_role_groups
+from orders.models import Store
+from orders.payment import PaymentMethod
+from orders.services import (
+    LineSpec,
+    order_confirm_receipt,
+    order_create,
+    order_mark_shipped,
+    orders_complete_expired,
+)
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for the demo on purpose
+
+PEOPLE = [
+    ("alice", "Alice", "Martin", "buyer"),
+    ("carol", "Carol", "Nguyen", "another buyer"),
+    ("bob", "Bob", "Chen", "seller, owns Bob's Boutique"),
+    ("dave", "Dave", "Okafor", "another seller, owns Dave's Gadgets"),
+    ("sam", "Sam", "Rivera", "staff arbitrator (Django admin at /admin/)"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo buyers, sellers, arbitrator and orders (once), then print the logins."
+
+    def handle(self, *args, **options) -> None:
+        User = get_user_model()
+        if User.objects.filter(username="alice").exists():
+            self.stdout.write("Demo data is already loaded.")
+        else:
+            with transaction.atomic():
+                self._load()
+            self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, _first, _last, role in PEOPLE:
+            self.stdout.write(f"  {username:<6} {role}")
+
+    def _load(self) -> None:
+        User = get_user_model()
+        people = {}
+        for username, first, last, _role in PEOPLE:
+            user = User(
+                username=username,
+                first_name=first,
+                last_name=last,
+                email=f"{username}@example.com",
+            )
+            user.set_password(DEMO_PASSWORD)
+            if username == "sam":
+                user.is_staff = True
+            user.save()
+            people[username] = user
+        ensure_role_groups()
+        people["sam"].groups.add(Group.objects.get(name=ARBITRATORS))
+
+        boutique = Store.objects.create(
+            name="Bob's Boutique",
+            slug="bobs-boutique",
+            owner=people["bob"],
+            return_address="Bob's Boutique returns\nUnit 4, 88 Harbour Road\nShenzhen, China",
+        )
+        gadgets = Store.objects.create(
+            name="Dave's Gadgets",
+            slug="daves-gadgets",
+            owner=people["dave"],
+            return_address="Dave's Gadgets\n12 Market Street\nGuangzhou 510000, China",
+        )
+        now = timezone.now()
+        alice, carol, bob, dave = (people[k] for k in ("alice", "carol", "bob", "dave"))
+
+        def make(buyer, store, lines, method, *, placed_days_ago, protection_days=60):
+            return order_create(
+                buyer=buyer,
+                store=store,
+                lines=lines,
+                payment_method=method,
+                protection_days=protection_days,
+                placed_at=now - timedelta(days=placed_days_ago),
+            )
+
+        def ship(order, seller, days_ago, tracking):
+            return order_mark_shipped(
+                order=order,
+                seller=seller,
+                carrier="China Post",
+                tracking_number=tracking,
+                now=now - timedelta(days=days_ago),
+            )
+
+        # Just paid: waiting for the seller to ship.
+        make(
+            alice,
+            boutique,
+            [LineSpec("Linen shirt", 1, Decimal("34.90"), colour="White", size="L")],
+            PaymentMethod.CARD,
+            placed_days_ago=0,
+        )
+        # Shipped yesterday: protection has 59 days and change to run.
+        ship(
+            make(
+                alice,
+                boutique,
+                [LineSpec("Leather wallet", 1, Decimal("28.00"), colour="Brown")],
+                PaymentMethod.WEBMONEY,
+                placed_days_ago=3,
+            ),
+            bob,
+            1,
+            "RR100000001CN",
+        )
+        # The two dresses: dispute one, keep the other (two lines).
+        ship(
+            make(
+                alice,
+                boutique,
+                [
+                    LineSpec("Summer dress", 1, Decimal("45.00"), colour="Red", size="M"),
+                    LineSpec("Summer dress", 1, Decimal("45.00"), colour="Blue", size="S"),
+                ],
+                PaymentMethod.ACCOUNT_BALANCE,
+                placed_days_ago=12,
+            ),
+            bob,
+            8,
+            "RR100000002CN",
+        )
+        # A day before protection ends.
+        ship(
+            make(
+                alice,
+                boutique,
+                [LineSpec("Rain jacket", 1, Decimal("59.00"), colour="Yellow", size="M")],
+                PaymentMethod.BANK_TRANSFER,
+                placed_days_ago=62,
+            ),
+            bob,
+            59,
+            "RR100000003CN",
+        )
+        # Completed 10 days ago by the buyer: inside the 15-day post-close window.
+        completed_recent = ship(
+            make(
+                alice,
+                boutique,
+                [LineSpec("Wool scarf", 2, Decimal("12.50"), colour="Grey")],
+                PaymentMethod.MAESTRO,
+                placed_days_ago=40,
+            ),
+            bob,
+            35,
+            "RR100000004CN",
+        )
+        order_confirm_receipt(order=completed_recent, buyer=alice, now=now - timedelta(days=10))
+        # Completed 20 days ago when protection ran out: outside the window.
+        ship(
+            make(
+                alice,
+                boutique,
+                [LineSpec("Canvas tote bag", 1, Decimal("15.00"), colour="Natural")],
+                PaymentMethod.QIWI,
+                placed_days_ago=85,
+            ),
+            bob,
+            80,
+            "RR100000005CN",
+        )
+        # From the other seller, paid by Western Union, with a 90-day protection.
+        ship(
+            make(
+                alice,
+                gadgets,
+                [LineSpec("Bluetooth speaker", 1, Decimal("39.99"), colour="Black")],
+                PaymentMethod.WESTERN_UNION,
+                placed_days_ago=9,
+                protection_days=90,
+            ),
+            dave,
+            6,
+            "LX200000001CN",
+        )
+        # The other buyer's orders, which alice must never see.
+        ship(
+            make(
+                carol,
+                boutique,
+                [LineSpec("Silk blouse", 1, Decimal("52.00"), colour="Ivory", size="S")],
+                PaymentMethod.CARD,
+                placed_days_ago=7,
+            ),
+            bob,
+            4,
+            "RR100000006CN",
+        )
+        make(
+            carol,
+            gadgets,
+            [LineSpec("USB-C charger", 2, Decimal("18.00"))],
+            PaymentMethod.CARD,
+            placed_days_ago=1,
+        )
+        orders_complete_expired(now=now)

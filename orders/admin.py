@@ -1,0 +1,55 @@
+from django.contrib import admin
+
+from orders.models import Order, OrderLine, Store
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "created_at"]
+    search_fields = ["name", "owner__username", "owner__email"]
+    prepopulated_fields = {"slug": ["name"]}
+    raw_id_fields = ["owner"]
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    fields = ["product_name", "colour", "size", "quantity", "unit_price", "amount_paid"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders are records pushed in by the marketplace: staff read them, never edit them."""
+
+    list_display = [
+        "number",
+        "buyer",
+        "store",
+        "state",
+        "total_paid",
+        "currency",
+        "payment_method",
+        "placed_at",
+        "protection_ends_at",
+    ]
+    list_filter = ["state", "payment_method", "store"]
+    search_fields = ["number", "buyer__username", "buyer__email", "store__name", "tracking_number"]
+    date_hierarchy = "placed_at"
+    list_select_related = ["buyer", "store"]
+    inlines = [OrderLineInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,177 @@
+"""Writes to orders: each function is one business step in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, can_proceed
+
+from orders.models import Order, OrderLine, Store
+from orders.states import CompletionReason, OrderState
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+
+class OrderError(Exception):
+    """A refused order action, with a message meant for the person who tried it."""
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    product_name: str
+    quantity: int
+    unit_price: Decimal
+    colour: str = ""
+    size: str = ""
+
+
+def _new_order_number() -> str:
+    return f"PO-{secrets.randbelow(10**10):010d}"
+
+
+def order_create(
+    *,
+    buyer: User,
+    store: Store,
+    lines: Sequence[LineSpec],
+    payment_method: str,
+    protection_days: int | None = None,
+    currency: str | None = None,
+    placed_at: datetime | None = None,
+    number: str | None = None,
+) -> Order:
+    """Record a paid order (what the marketplace pushes in). The total is the lines' sum."""
+    if not lines:
+        raise OrderError(_("An order needs at least one line."))
+    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    with transaction.atomic():
+        order = Order(
+            number=number or _new_order_number(),
+            buyer=buyer,
+            store=store,
+            total_paid=total,
+            payment_method=payment_method,
+            placed_at=placed_at or timezone.now(),
+        )
+        if protection_days is not None:
+            order.protection_days = protection_days
+        if currency:
+            order.currency = currency
+        order.full_clean(exclude=["state"])
+        order.save()
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                product_name=line.product_name,
+                colour=line.colour,
+                size=line.size,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for line in lines
+        )
+    return order
+
+
+def _locked(order_id: int) -> Order:
+    return Order.objects.select_for_update().get(pk=order_id)
+
+
+def order_mark_shipped(
+    *,
+    order: Order,
+    seller: User,
+    carrier: str,
+    tracking_number: str,
+    now: datetime | None = None,
+) -> Order:
+    """The store's seller ships the order: the buyer-protection clock starts now."""
+    now = now or timezone.now()
+    carrier, tracking_number = carrier.strip(), tracking_number.strip()
+    if not carrier or not tracking_number:
+        raise OrderError(_("Enter the carrier and the tracking number."))
+    with transaction.atomic():
+        locked = _locked(order.pk)
+        if locked.store.owner_id != seller.pk:
+            raise OrderError(_("Only the store's seller can ship this order."))
+        if not can_proceed(locked.ship):
+            raise OrderError(
+                _("This order cannot be shipped: it is %(state)s.")
+                % {"state": locked.get_state_display().lower()}
+            )
+        locked.ship(carrier=carrier, tracking_number=tracking_number, at=now)
+        locked.save()
+    return locked
+
+
+def order_confirm_receipt(*, order: Order, buyer: User, now: datetime | None = None) -> Order:
+    """The buyer confirms receipt: the order completes and the post-close window starts.
+
+    Confirming twice is harmless: the second call returns the completed order unchanged.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(order.pk)
+        if locked.buyer_id != buyer.pk:
+            raise OrderError(_("Only the buyer can confirm receipt of this order."))
+        if locked.state == OrderState.COMPLETED:
+            return locked
+        if not can_proceed(locked.complete):
+            raise OrderError(_("Receipt can be confirmed once the order has shipped."))
+        locked.complete(reason=CompletionReason.BUYER_CONFIRMED, at=now)
+        locked.save()
+    return locked
+
+
+def order_complete_expired(*, order_id: int, now: datetime) -> bool:
+    """Complete one shipped order whose protection has run out. True if this call did it.
+
+    The row is claimed with ``SKIP LOCKED`` and re-checked under the lock, so a second
+    sweeper, or a buyer confirming at the same moment, makes this a harmless no-op. The
+    order counts as completed at the end of its protection, not when the sweep ran, so a
+    late sweep never lengthens or shortens the post-close window.
+    """
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(pk=order_id, state=OrderState.SHIPPED, protection_ends_at__lte=now)
+            .first()
+        )
+        if order is None:
+            return False
+        order.complete(reason=CompletionReason.PROTECTION_EXPIRED, at=order.protection_ends_at)
+        try:
+            order.save()
+        except ConcurrentTransition:
+            return False
+    return True
+
+
+def orders_complete_expired(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Complete every order whose protection ended, oldest first; returns how many."""
+    now = now or timezone.now()
+    due = list(
+        Order.objects.filter(state=OrderState.SHIPPED, protection_ends_at__lte=now)
+        .order_by("protection_ends_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for order_id in due:
+        try:
+            done += order_complete_expired(order_id=order_id, now=now)
+        except Exception:
+            # One bad row must not stop the others; it is logged and tried again next run.
+            logger.exception("could not complete expired order %s", order_id)
+    return done

@@ -1,0 +1,54 @@
+"""Running clocks on pages: a live countdown next to the absolute date and time."""
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+register = template.Library()
+
+
+def remaining_text(until: datetime, now: datetime) -> str:
+    """'4 days 3 hours', '3 hours 12 minutes', '5 minutes' (what the JS keeps updating)."""
+    seconds = int((until - now).total_seconds())
+    if seconds <= 0:
+        return _("time is up")
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return " ".join(
+            [ngettext("%d day", "%d days", days) % days]
+            + ([ngettext("%d hour", "%d hours", hours) % hours] if hours else [])
+        )
+    if hours:
+        return " ".join(
+            [ngettext("%d hour", "%d hours", hours) % hours]
+            + ([ngettext("%d minute", "%d minutes", minutes) % minutes] if minutes else [])
+        )
+    minutes = max(minutes, 1)
+    return ngettext("%d minute", "%d minutes", minutes) % minutes
+
+
+@register.filter
+def absolute(value: datetime | None) -> str:
+    """28 Nov 2026, 14:00 UTC"""
+    if value is None:
+        return ""
+    return date_format(timezone.localtime(value), "j M Y, H:i T")
+
+
+@register.inclusion_tag("includes/countdown.html")
+def countdown(until: datetime | None, now: datetime | None = None, label: str = "") -> dict:
+    now = now or timezone.now()
+    return {
+        "until": until,
+        "iso": until.isoformat() if until else "",
+        "text": remaining_text(until, now) if until else "",
+        "absolute": absolute(until),
+        "past": bool(until and until <= now),
+        "label": label,
+    }

@@ -1,0 +1,170 @@
+"""Personas, clocks and the switches that decide whether a real service is required.
+
+Personas (HOUSE_STYLE.md): buyer alice, other buyer carol, seller bob (alice's store),
+other seller dave, staff arbitrator sam, and anonymous.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from datetime import UTC, datetime
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.factories import StoreFactory, UserFactory, make_arbitrator
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def need(available: bool, reason: str) -> None:
+    """Skip when a real service is missing, or fail when CI said it must be there."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def require_postgres(django_db_setup) -> None:
+    from django.db import connection
+
+    need(
+        connection.vendor == "postgresql",
+        "needs PostgreSQL: set DATABASE_URL=postgres://... to run it",
+    )
+
+
+def _redis_up(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    need(bool(url) and _redis_up(url), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    """Tasks run inline in ordinary tests; broker tests start a real worker instead."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _locmem_email(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+
+
+# --- personas ---------------------------------------------------------------------------------
+@pytest.fixture
+def alice(db):
+    return UserFactory(username="alice", first_name="Alice")
+
+
+@pytest.fixture
+def carol(db):
+    return UserFactory(username="carol", first_name="Carol")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob", first_name="Bob")
+
+
+@pytest.fixture
+def dave(db):
+    return UserFactory(username="dave", first_name="Dave")
+
+
+@pytest.fixture
+def sam(db):
+    return make_arbitrator("sam")
+
+
+@pytest.fixture
+def bobs_store(bob):
+    return StoreFactory(owner=bob, name="Bob's Boutique", slug="bobs-boutique")
+
+
+@pytest.fixture
+def daves_store(dave):
+    return StoreFactory(owner=dave, name="Dave's Gadgets", slug="daves-gadgets")
+
+
+@pytest.fixture
+def persona(request, alice, carol, bob, dave, sam, bobs_store, daves_store):
+    """Look a persona up by name (for parametrised authorization tables)."""
+    people = {"alice": alice, "carol": carol, "bob": bob, "dave": dave, "sam": sam}
+    return lambda name: people.get(name)
+
+
+@pytest.fixture
+def client_for(client, persona):
+    """A test client logged in as the named persona ("anonymous" stays logged out)."""
+
+    def login(name: str):
+        if name != "anonymous":
+            client.force_login(persona(name))
+        return client
+
+    return login
+
+
+# --- browser (Debian's Chromium through Playwright) -------------------------------------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    need(os.path.exists(CHROMIUM), "needs Debian's chromium: apt-get install chromium")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "timezone_id": "UTC", "locale": "en-GB"}
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir():
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "test-artifacts")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

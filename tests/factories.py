@@ -1,0 +1,90 @@
+"""Test data built through the same services the product uses."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from accounts.roles import ARBITRATORS, ensure_role_groups
+from orders.models import Order, Store
+from orders.payment import PaymentMethod
+from orders.services import LineSpec, order_confirm_receipt, order_create, order_mark_shipped
+
+PASSWORD = "test-pass-1234"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class StoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Store
+
+    name = factory.Sequence(lambda n: f"Store {n}")
+    slug = factory.Sequence(lambda n: f"store-{n}")
+    owner = factory.SubFactory(UserFactory)
+    return_address = "1 Return Road, Shenzhen"
+
+
+def make_arbitrator(username: str = "sam"):
+    user = UserFactory(username=username, is_staff=True)
+    ensure_role_groups()
+    user.groups.add(Group.objects.get(name=ARBITRATORS))
+    return user
+
+
+DRESS_LINES = (
+    LineSpec("Summer dress", 1, Decimal("45.00"), colour="Red", size="M"),
+    LineSpec("Summer dress", 1, Decimal("45.00"), colour="Blue", size="S"),
+)
+
+
+def make_order(
+    *,
+    buyer,
+    store: Store,
+    lines=None,
+    payment_method: str = PaymentMethod.CARD,
+    protection_days: int = 60,
+    shipped_at: datetime | None = None,
+    confirmed_at: datetime | None = None,
+) -> Order:
+    """An order, shipped at ``shipped_at`` and confirmed at ``confirmed_at`` if given."""
+    placed = (shipped_at or timezone.now()) - timedelta(days=1)
+    order = order_create(
+        buyer=buyer,
+        store=store,
+        lines=list(lines or [LineSpec("Canvas bag", 2, Decimal("10.00"), colour="Natural")]),
+        payment_method=payment_method,
+        protection_days=protection_days,
+        placed_at=placed,
+    )
+    if shipped_at is not None:
+        order = order_mark_shipped(
+            order=order,
+            seller=store.owner,
+            carrier="China Post",
+            tracking_number="RR123456789CN",
+            now=shipped_at,
+        )
+    if confirmed_at is not None:
+        order = order_confirm_receipt(order=order, buyer=buyer, now=confirmed_at)
+    return Order.objects.get(pk=order.pk)
