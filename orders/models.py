@@ -146,12 +146,15 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.cancelled_at = at
 
     # --- reading ----------------------------------------------------------------------------
-    def dispute_window(self, *, now: datetime) -> deadlines.DisputeWindow:
+    def dispute_window(
+        self, *, now: datetime, already_disputed: bool = False
+    ) -> deadlines.DisputeWindow:
         return deadlines.dispute_window(
             order_state=self.state,
             protection_ends_at=self.protection_ends_at,
             completed_at=self.completed_at,
             now=now,
+            already_disputed=already_disputed,
         )
 
     @property

@@ -26,8 +26,8 @@ def _with_lines(qs: QuerySet[Order]) -> QuerySet[Order]:
 
 
 def orders_for_buyer(*, user: User) -> QuerySet[Order]:
-    """The buyer's own orders, newest first, with their lines and store."""
-    return _with_lines(Order.objects.filter(buyer=user))
+    """The buyer's own orders, newest first, with their lines, store and line disputes."""
+    return _with_lines(Order.objects.filter(buyer=user)).prefetch_related("lines__dispute")
 
 
 def orders_for_store(*, store: Store, state: str | None = None) -> QuerySet[Order]:

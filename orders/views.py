@@ -38,6 +38,10 @@ def my_orders(request: HttpRequest) -> HttpResponse:
     )
     for order in page:
         order.window = order.dispute_window(now=now)
+        for line in order.lines.all():
+            dispute = getattr(line, "dispute", None)
+            line.existing_dispute = dispute
+            line.window = order.dispute_window(now=now, already_disputed=dispute is not None)
     return render(request, "orders/my_orders.html", {"page": page, "now": now})
 
 

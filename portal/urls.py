@@ -21,4 +21,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("orders.urls")),
+    path("", include("disputes.urls")),
 ]

@@ -41,6 +41,12 @@ def absolute(value: datetime | None) -> str:
     return date_format(timezone.localtime(value), "j M Y, H:i T")
 
 
+@register.filter
+def timeleft(value: datetime | None) -> str:
+    """'4 days 3 hours' from now."""
+    return remaining_text(value, timezone.now()) if value else ""
+
+
 @register.inclusion_tag("includes/countdown.html")
 def countdown(until: datetime | None, now: datetime | None = None, label: str = "") -> dict:
     now = now or timezone.now()

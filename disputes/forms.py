@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from disputes.services import DisputeError, DisputeRequest, check_request
+from disputes.states import BUYER_PROPOSALS, SELLER_PROPOSALS, OutcomeType, Party, Reason
+from disputes.states import RequestedOutcome as Wanted
+from orders.models import OrderLine
+
+YES_NO = [("yes", _("Yes, it arrived")), ("no", _("No, it never arrived"))]
+FULL_PARTIAL = [("full", _("Full refund")), ("partial", _("Partial refund"))]
+
+
+class OpenDisputeForm(forms.Form):
+    """The questionnaire. Block 1: the problem. Block 2: what the buyer wants."""
+
+    received = forms.ChoiceField(
+        label=_("Did the parcel arrive?"), choices=YES_NO, widget=forms.RadioSelect
+    )
+    reason = forms.ChoiceField(label=_("What is the problem?"), choices=Reason.choices)
+    description = forms.CharField(
+        label=_("Describe the problem (in English)"),
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 5000}),
+    )
+    requested_outcome = forms.ChoiceField(
+        label=_("What would you like?"), choices=Wanted.choices, widget=forms.RadioSelect
+    )
+    quantity = forms.IntegerField(label=_("How many items are concerned?"), min_value=1)
+    amount_choice = forms.ChoiceField(
+        label=_("Refund"), choices=FULL_PARTIAL, widget=forms.RadioSelect, initial="full"
+    )
+    requested_amount = forms.DecimalField(
+        label=_("Amount you ask for"),
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args: Any, line: OrderLine, **kwargs: Any) -> None:
+        self.line = line
+        kwargs.setdefault(
+            "initial",
+            {
+                "quantity": line.quantity,
+                "amount_choice": "full",
+                "received": "yes",
+                "requested_outcome": Wanted.REFUND_ONLY,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["quantity"].max_value = line.quantity
+        self.fields["quantity"].widget.attrs.update({"max": line.quantity, "min": 1})
+        self.fields["requested_amount"].widget.attrs["max"] = str(line.amount_paid)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        cap = self.line.price_for(data["quantity"])
+        if data["amount_choice"] == "full":
+            data["requested_amount"] = cap
+        elif data.get("requested_amount") is None:
+            self.add_error("requested_amount", _("Enter the amount you ask for."))
+            return data
+        self.request = DisputeRequest(
+            received=data["received"] == "yes",
+            reason=data["reason"],
+            description=data["description"],
+            quantity=data["quantity"],
+            requested_outcome=data["requested_outcome"],
+            requested_amount=data["requested_amount"],
+        )
+        try:
+            check_request(line=self.line, request=self.request)
+        except DisputeError as exc:
+            self.add_error(exc.field, str(exc))
+        return data
+
+
+class RevisionForm(forms.Form):
+    """Carries the revision the page was drawn at, so stale submissions are refused."""
+
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+class ProposalForm(RevisionForm):
+    outcome = forms.ChoiceField(label=_("Solution"), widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+    note = forms.CharField(
+        label=_("Explain (required for a rejection)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000}),
+    )
+
+    def __init__(self, *args: Any, party: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = SELLER_PROPOSALS if party == Party.SELLER else BUYER_PROPOSALS
+        self.fields["outcome"].choices = [
+            (value, label) for value, label in OutcomeType.choices if value in allowed
+        ]
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label=_("Message"), widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000})
+    )

@@ -1,0 +1,348 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from disputes import deadlines
+from disputes.states import (
+    FINISHED_STATES,
+    NEGOTIATING_STATES,
+    DeadlineKind,
+    DisputeState,
+    EventKind,
+    OutcomeType,
+    Party,
+    Reason,
+    RequestedOutcome,
+)
+from orders.models import MONEY, Order, OrderLine, Store
+
+
+# --- transition permissions: (dispute, user) -> bool -------------------------------------------
+def _may_accept(dispute: Dispute, user: Any) -> bool:
+    """The other side of whoever made the proposal on the table may accept it."""
+    party = dispute.party_of(user)
+    return party in (Party.BUYER, Party.SELLER) and party != dispute.proposal_by
+
+
+def _may_propose(dispute: Dispute, user: Any) -> bool:
+    """The seller answers (and revises) at any time while negotiating; the buyer counters
+    once the seller has answered."""
+    party = dispute.party_of(user)
+    if party == Party.SELLER:
+        return True
+    return party == Party.BUYER and dispute.state == DisputeState.SELLER_RESPONDED
+
+
+def _is_buyer(dispute: Dispute, user: Any) -> bool:
+    return dispute.party_of(user) == Party.BUYER
+
+
+def _deadline_only(dispute: Dispute, user: Any) -> bool:
+    """Transitions that only a clock (or the platform) makes: no button for anyone."""
+    return False
+
+
+class Dispute(ConcurrentTransitionMixin, models.Model):
+    """A buyer's claim on one order line, for a quantity of it.
+
+    ``state`` is protected and moves only through the transitions below, which change
+    fields and nothing else; ``disputes.services`` calls them under a row lock, records one
+    ``DisputeEvent`` per change and queues the mail after commit.
+    """
+
+    line = models.OneToOneField(
+        OrderLine, on_delete=models.PROTECT, related_name="dispute", verbose_name=_("order line")
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="disputes", verbose_name=_("order")
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="disputes",
+        verbose_name=_("buyer"),
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="disputes", verbose_name=_("store")
+    )
+
+    # The questionnaire: block 1, the problem.
+    received = models.BooleanField(_("parcel received"))
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
+    description = models.TextField(_("description"))
+    # Block 2, what the buyer wants.
+    quantity = models.PositiveIntegerField(_("quantity disputed"))
+    requested_outcome = models.CharField(
+        _("requested outcome"), max_length=32, choices=RequestedOutcome.choices
+    )
+    requested_amount = models.DecimalField(_("requested amount"), **MONEY)
+    amount_cap = models.DecimalField(
+        _("paid for the disputed quantity"),
+        help_text=_("No amount on this dispute may be higher."),
+        **MONEY,
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+
+    state = FSMField(
+        _("state"), default=DisputeState.OPEN, choices=DisputeState.choices, protected=True
+    )
+    # Bumped by every change: a form carries the revision it was shown with, so a stale or
+    # twice-submitted form is refused instead of acting on a dispute that moved.
+    revision = models.PositiveIntegerField(_("revision"), default=0)
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    first_answer_at = models.DateTimeField(_("seller first answered at"), null=True, blank=True)
+    # The running clock, computed by disputes.deadlines and read by pages and sweeps.
+    next_deadline_at = models.DateTimeField(_("next deadline"), null=True, blank=True)
+    deadline_kind = models.CharField(
+        _("deadline"), max_length=32, choices=DeadlineKind.choices, blank=True
+    )
+
+    # The proposal on the table (at first, the buyer's own request).
+    proposal_type = models.CharField(
+        _("proposal"), max_length=32, choices=OutcomeType.choices, blank=True
+    )
+    proposal_amount = models.DecimalField(_("proposed amount"), null=True, blank=True, **MONEY)
+    proposal_by = models.CharField(
+        _("proposed by"), max_length=16, choices=Party.choices, blank=True
+    )
+    proposal_note = models.TextField(_("proposal note"), blank=True)
+    proposal_at = models.DateTimeField(_("proposed at"), null=True, blank=True)
+
+    # The agreed or decided outcome.
+    outcome_type = models.CharField(
+        _("outcome"), max_length=32, choices=OutcomeType.choices, blank=True
+    )
+    outcome_amount = models.DecimalField(_("outcome amount"), null=True, blank=True, **MONEY)
+    decided_by = models.CharField(_("decided by"), max_length=16, choices=Party.choices, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        ordering = ["-opened_at", "-id"]
+        permissions = [("rule_dispute", _("Can rule on escalated disputes"))]
+        indexes = [
+            # The deadline sweeps' index: only running clocks.
+            models.Index(
+                fields=["next_deadline_at"],
+                name="dispute_deadline_due",
+                condition=Q(next_deadline_at__isnull=False),
+            ),
+            models.Index(fields=["store", "next_deadline_at"], name="dispute_store_deadline"),
+            models.Index(fields=["buyer", "-opened_at"], name="dispute_buyer_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="dispute_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(requested_amount__gt=0)
+                & Q(requested_amount__lte=models.F("amount_cap")),
+                name="dispute_requested_within_paid",
+            ),
+            models.CheckConstraint(
+                condition=Q(proposal_amount__isnull=True)
+                | (Q(proposal_amount__gte=0) & Q(proposal_amount__lte=models.F("amount_cap"))),
+                name="dispute_proposal_within_paid",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome_amount__isnull=True)
+                | (Q(outcome_amount__gte=0) & Q(outcome_amount__lte=models.F("amount_cap"))),
+                name="dispute_outcome_within_paid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=[s.value for s in FINISHED_STATES]) | ~Q(outcome_type=""),
+                name="dispute_finished_has_outcome",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.line}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("disputes:detail", args=[self.pk])
+
+    # --- who is who ------------------------------------------------------------------------
+    def party_of(self, user: Any) -> Party | None:
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None
+        if user.pk == self.buyer_id:
+            return Party.BUYER
+        if user.pk == self.store.owner_id:
+            return Party.SELLER
+        if user.is_staff:
+            return Party.STAFF
+        return None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    @property
+    def is_negotiating(self) -> bool:
+        return self.state in NEGOTIATING_STATES
+
+    # --- transitions: fields only; services record events and queue side effects -----------
+    def _decide(self, outcome: str, amount: Decimal | None, party: Party, at: datetime) -> None:
+        self.outcome_type = outcome
+        self.outcome_amount = amount
+        self.decided_by = party
+        self.decided_at = at
+        self._stop_clock()
+
+    def _stop_clock(self) -> None:
+        self.next_deadline_at = None
+        self.deadline_kind = ""
+
+    @transition(
+        field=state,
+        source=list(NEGOTIATING_STATES),
+        target=DisputeState.AGREED,
+        permission=_may_accept,
+        custom={"label": _("Accept"), "party": "other"},
+    )
+    def accept(self, *, party: Party, at: datetime) -> None:
+        if party == Party.SELLER and self.first_answer_at is None:
+            self.first_answer_at = at
+        self._decide(self.proposal_type, self.proposal_amount, party, at)
+
+    @transition(
+        field=state,
+        source=list(NEGOTIATING_STATES),
+        target=DisputeState.SELLER_RESPONDED,
+        permission=_may_propose,
+        custom={"label": _("Propose something else")},
+    )
+    def propose(
+        self, *, party: Party, outcome: str, amount: Decimal | None, note: str, at: datetime
+    ) -> None:
+        if party == Party.SELLER and self.first_answer_at is None:
+            # The seller's first answer stops the 5-day clock and starts the 7-day one.
+            self.first_answer_at = at
+            self.next_deadline_at = deadlines.negotiation_ends_at(first_answer_at=at)
+            self.deadline_kind = DeadlineKind.NEGOTIATION
+        self.proposal_type = outcome
+        self.proposal_amount = amount
+        self.proposal_by = party
+        self.proposal_note = note
+        self.proposal_at = at
+
+    @transition(
+        field=state,
+        source=list(NEGOTIATING_STATES),
+        target=DisputeState.WITHDRAWN,
+        permission=_is_buyer,
+        custom={"label": _("Withdraw the dispute")},
+    )
+    def withdraw(self, *, at: datetime) -> None:
+        self._decide(OutcomeType.WITHDRAWN, None, Party.BUYER, at)
+        self.finished_at = at
+
+    @transition(
+        field=state,
+        source=DisputeState.OPEN,
+        target=DisputeState.AGREED,
+        permission=_deadline_only,
+    )
+    def seller_silent(self, *, at: datetime) -> None:
+        """5 days without a seller response: the buyer's own request is granted."""
+        self._decide(self.proposal_type, self.proposal_amount, Party.DEADLINE, at)
+
+    @transition(
+        field=state,
+        source=DisputeState.SELLER_RESPONDED,
+        target=DisputeState.ESCALATED,
+        permission=_deadline_only,
+    )
+    def escalate(self, *, at: datetime) -> None:
+        """7 days of negotiation without agreement: the platform takes the case."""
+        self._stop_clock()
+
+    @transition(
+        field=state,
+        source=DisputeState.AGREED,
+        target=DisputeState.RESOLVED,
+        permission=_deadline_only,
+    )
+    def resolve(self, *, at: datetime) -> None:
+        """The agreed outcome took effect."""
+        self.finished_at = at
+
+
+class DisputeMessage(models.Model):
+    """A message in the thread between buyer and seller (staff read and may write)."""
+
+    dispute = models.ForeignKey(
+        Dispute, on_delete=models.CASCADE, related_name="messages", verbose_name=_("dispute")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="dispute_messages",
+        verbose_name=_("author"),
+    )
+    author_party = models.CharField(_("as"), max_length=16, choices=Party.choices)
+    body = models.TextField(_("message"))
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["dispute", "created_at"], name="message_dispute_time")]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.dispute_id}"
+
+
+class DisputeEvent(models.Model):
+    """The audit trail and the timeline: one row per change, message or proposal."""
+
+    dispute = models.ForeignKey(
+        Dispute, on_delete=models.CASCADE, related_name="events", verbose_name=_("dispute")
+    )
+    kind = models.CharField(_("what"), max_length=32, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    actor_party = models.CharField(_("as"), max_length=16, choices=Party.choices)
+    from_state = models.CharField(
+        _("from"), max_length=32, choices=DisputeState.choices, blank=True
+    )
+    to_state = models.CharField(_("to"), max_length=32, choices=DisputeState.choices)
+    note = models.TextField(_("why"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    message = models.OneToOneField(
+        DisputeMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="event"
+    )
+    # For events made by a clock: when it was due (``created_at`` is when it was processed).
+    deadline_due_at = models.DateTimeField(_("deadline was due"), null=True, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("dispute event")
+        verbose_name_plural = _("dispute events")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["dispute", "created_at"], name="event_dispute_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.from_state} → {self.to_state})"
+
+    @property
+    def is_transition(self) -> bool:
+        return self.from_state != self.to_state

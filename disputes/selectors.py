@@ -1,0 +1,53 @@
+"""Reads of disputes, always scoped to the person asking."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import F, Q, QuerySet
+
+from disputes.models import Dispute, DisputeEvent, DisputeMessage
+from disputes.states import DisputeState
+
+if TYPE_CHECKING:
+    from orders.models import Store
+
+
+def disputes_for_user(*, user: Any) -> QuerySet[Dispute]:
+    """The disputes a person may see: their own as buyer, their store's as seller, and
+    every dispute for staff."""
+    qs = Dispute.objects.select_related("line", "order", "store", "buyer")
+    if not user.is_authenticated:
+        return qs.none()
+    if user.is_staff:
+        return qs
+    return qs.filter(Q(buyer=user) | Q(store__owner=user))
+
+
+def disputes_for_buyer(*, user: Any) -> QuerySet[Dispute]:
+    return disputes_for_user(user=user).filter(buyer=user).order_by("-opened_at", "-id")
+
+
+def disputes_for_store(*, store: Store, state: str | None = None) -> QuerySet[Dispute]:
+    """A store's disputes, the nearest deadline first, finished ones last."""
+    qs = Dispute.objects.filter(store=store).select_related("line", "order", "buyer", "store")
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by(F("next_deadline_at").asc(nulls_last=True), "-opened_at", "-id")
+
+
+def store_dispute_counts(*, store: Store) -> dict[str, int]:
+    from django.db.models import Count
+
+    rows = Dispute.objects.filter(store=store).values("state").annotate(n=Count("id"))
+    counts = {state.value: 0 for state in DisputeState}
+    counts.update({row["state"]: row["n"] for row in rows})
+    return counts
+
+
+def dispute_timeline(*, dispute: Dispute) -> QuerySet[DisputeEvent]:
+    return dispute.events.select_related("actor", "message").order_by("created_at", "id")
+
+
+def dispute_messages(*, dispute: Dispute) -> QuerySet[DisputeMessage]:
+    return dispute.messages.select_related("author").order_by("created_at", "id")

@@ -1,0 +1,446 @@
+"""Writes to disputes. Each function is one business step in one transaction.
+
+Every change goes the same way: lock the dispute row, check that the form the person saw
+is still current (``expected_revision``), let the state machine say whether the move is
+legal for this person, apply the transition, record exactly one ``DisputeEvent``, and
+queue the mail for after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+
+from disputes import deadlines
+from disputes.models import Dispute, DisputeEvent, DisputeMessage
+from disputes.states import (
+    AMOUNT_OUTCOMES,
+    BUYER_PROPOSALS,
+    SELLER_PROPOSALS,
+    DeadlineKind,
+    EventKind,
+    OutcomeType,
+    Party,
+    Reason,
+    RequestedOutcome,
+)
+from disputes.validators import validate_latin_script
+from orders.models import OrderLine
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 5000
+
+
+class DisputeError(Exception):
+    """A refused action, with a message for the person (and the form field it concerns)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class StaleDispute(DisputeError):
+    """The dispute changed since the person's page was drawn: show them its state now."""
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{amount:.2f} {currency}"
+
+
+# --- opening -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DisputeRequest:
+    """The buyer's questionnaire: block 1 (the problem) and block 2 (what they want)."""
+
+    received: bool
+    reason: str
+    description: str
+    quantity: int
+    requested_outcome: str
+    requested_amount: Decimal
+
+
+def check_request(*, line: OrderLine, request: DisputeRequest) -> None:
+    """The rules of the questionnaire, shared by the form and the service."""
+    if not request.received and request.reason != Reason.NOT_RECEIVED:
+        raise DisputeError(
+            _("You said the parcel did not arrive: choose “I did not receive the parcel”."),
+            field="reason",
+        )
+    if request.received and request.reason == Reason.NOT_RECEIVED:
+        raise DisputeError(
+            _("You said the parcel arrived: choose what is wrong with it."), field="reason"
+        )
+    if not request.received and request.requested_outcome == RequestedOutcome.RETURN_AND_REFUND:
+        raise DisputeError(
+            _("Nothing can be returned if the parcel never arrived: choose a refund only."),
+            field="requested_outcome",
+        )
+    if not 1 <= request.quantity <= line.quantity:
+        raise DisputeError(
+            _("Choose between 1 and %(n)d items.") % {"n": line.quantity}, field="quantity"
+        )
+    description = request.description.strip()
+    if len(description) < 10:
+        raise DisputeError(
+            _("Describe the problem in a few words (at least 10 characters)."),
+            field="description",
+        )
+    if len(description) > MAX_TEXT:
+        raise DisputeError(
+            _("Keep the description under %(n)d characters.") % {"n": MAX_TEXT},
+            field="description",
+        )
+    if settings.PORTAL_REQUIRE_LATIN_DESCRIPTION:
+        try:
+            validate_latin_script(description)
+        except ValidationError as exc:
+            raise DisputeError(exc.messages[0], field="description") from exc
+    cap = line.price_for(request.quantity)
+    if request.requested_amount <= 0:
+        raise DisputeError(_("Enter an amount above zero."), field="requested_amount")
+    if request.requested_amount > cap:
+        raise DisputeError(
+            _("You paid %(cap)s for %(n)d item(s): the refund cannot be more than that.")
+            % {"cap": _money(cap, line.order.currency), "n": request.quantity},
+            field="requested_amount",
+        )
+
+
+def dispute_open(
+    *, line: OrderLine, buyer: User, request: DisputeRequest, now: datetime | None = None
+) -> Dispute:
+    """The buyer opens a dispute on one line of their order. One dispute per line, ever."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        line = (
+            OrderLine.objects.select_for_update(of=("self",))
+            .select_related("order", "order__store")
+            .get(pk=line.pk)
+        )
+        order = line.order
+        if order.buyer_id != buyer.pk:
+            raise DisputeError(_("Only the buyer of this order can open a dispute on it."))
+        window = deadlines.dispute_window(
+            order_state=order.state,
+            protection_ends_at=order.protection_ends_at,
+            completed_at=order.completed_at,
+            now=now,
+            already_disputed=Dispute.objects.filter(line=line).exists(),
+        )
+        if not window.is_open:
+            raise DisputeError(window.explanation)
+        check_request(line=line, request=request)
+        cap = line.price_for(request.quantity)
+        if request.requested_outcome == RequestedOutcome.RETURN_AND_REFUND:
+            proposal = OutcomeType.RETURN_AND_REFUND
+        elif request.requested_amount == cap:
+            proposal = OutcomeType.FULL_REFUND
+        else:
+            proposal = OutcomeType.PARTIAL_REFUND
+        dispute = Dispute(
+            line=line,
+            order=order,
+            buyer=buyer,
+            store=order.store,
+            received=request.received,
+            reason=request.reason,
+            description=request.description.strip(),
+            quantity=request.quantity,
+            requested_outcome=request.requested_outcome,
+            requested_amount=request.requested_amount,
+            amount_cap=cap,
+            currency=order.currency,
+            opened_at=now,
+            next_deadline_at=deadlines.seller_response_due_at(opened_at=now),
+            deadline_kind=DeadlineKind.SELLER_RESPONSE,
+            proposal_type=proposal,
+            proposal_amount=request.requested_amount,
+            proposal_by=Party.BUYER,
+            proposal_at=now,
+        )
+        try:
+            with transaction.atomic():
+                dispute.save()
+        except IntegrityError as exc:
+            # Two requests raced past the check above: the database keeps one per line.
+            raise DisputeError(
+                _("This item already has a dispute; an item can be disputed only once.")
+            ) from exc
+        _record(
+            dispute,
+            kind=EventKind.OPENED,
+            actor=buyer,
+            party=Party.BUYER,
+            from_state="",
+            at=now,
+            note=dispute.description,
+            data={
+                "reason": dispute.reason,
+                "received": dispute.received,
+                "quantity": dispute.quantity,
+                "requested_outcome": dispute.requested_outcome,
+                "amount": str(dispute.requested_amount),
+            },
+        )
+    return dispute
+
+
+# --- acting on a dispute ---------------------------------------------------------------------
+def _lock(dispute_id: int) -> Dispute:
+    return (
+        Dispute.objects.select_for_update(of=("self",))
+        .select_related("store", "line", "order", "buyer")
+        .get(pk=dispute_id)
+    )
+
+
+def _check(dispute: Dispute, user: Any, method: Any, expected_revision: int | None) -> Party:
+    party = dispute.party_of(user)
+    if party is None:
+        raise DisputeError(_("This dispute is not yours."))
+    if expected_revision is not None and dispute.revision != expected_revision:
+        raise StaleDispute(_("This dispute changed while you were looking at it."))
+    if not can_proceed(method):
+        raise StaleDispute(
+            _("This is no longer possible: the dispute is now “%(state)s”.")
+            % {"state": dispute.get_state_display()}
+        )
+    if not has_transition_perm(method, user):
+        raise DisputeError(_("You cannot do this on this dispute."))
+    return party
+
+
+def _save(dispute: Dispute) -> None:
+    dispute.revision += 1
+    try:
+        dispute.save()
+    except ConcurrentTransition as exc:
+        raise StaleDispute(_("This dispute changed while you were looking at it.")) from exc
+
+
+def _record(
+    dispute: Dispute,
+    *,
+    kind: str,
+    actor: Any,
+    party: str,
+    from_state: str,
+    at: datetime,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    message: DisputeMessage | None = None,
+    deadline_due_at: datetime | None = None,
+) -> DisputeEvent:
+    event = DisputeEvent.objects.create(
+        dispute=dispute,
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_party=party,
+        from_state=from_state,
+        to_state=dispute.state,
+        note=note,
+        data=data or {},
+        message=message,
+        deadline_due_at=deadline_due_at,
+        created_at=at,
+    )
+    from disputes.notifications import queue_event_mail
+
+    queue_event_mail(event)
+    return event
+
+
+def _take_effect(dispute: Dispute, *, at: datetime) -> None:
+    """An agreed or decided outcome takes effect (money follows in the refunds app)."""
+    before = dispute.state
+    dispute.resolve(at=at)
+    _save(dispute)
+    _record(
+        dispute,
+        kind=EventKind.RESOLVED,
+        actor=None,
+        party=Party.PLATFORM,
+        from_state=before,
+        at=at,
+        data=_outcome_data(dispute),
+    )
+
+
+def _outcome_data(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "outcome": dispute.outcome_type,
+        "amount": None if dispute.outcome_amount is None else str(dispute.outcome_amount),
+        "decided_by": dispute.decided_by,
+    }
+
+
+def dispute_accept(
+    *,
+    dispute_id: int,
+    user: User,
+    expected_revision: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """Accept the proposal on the table (the seller: the buyer's request or counter; the
+    buyer: the seller's proposal). The outcome is agreed and takes effect."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dispute = _lock(dispute_id)
+        party = _check(dispute, user, dispute.accept, expected_revision)
+        before = dispute.state
+        dispute.accept(party=party, at=now)
+        _save(dispute)
+        _record(
+            dispute,
+            kind=EventKind.ACCEPTED,
+            actor=user,
+            party=party,
+            from_state=before,
+            at=now,
+            data=_outcome_data(dispute),
+        )
+        _take_effect(dispute, at=now)
+    return dispute
+
+
+def check_proposal(
+    *, dispute: Dispute, party: str, outcome: str, amount: Decimal | None, note: str
+) -> Decimal | None:
+    """What each side may propose, with which amount; returns the amount to record."""
+    allowed = SELLER_PROPOSALS if party == Party.SELLER else BUYER_PROPOSALS
+    if outcome not in allowed:
+        raise DisputeError(_("Choose one of the offered solutions."), field="outcome")
+    if outcome == OutcomeType.RETURN_AND_REFUND and not dispute.received:
+        raise DisputeError(_("Nothing can be returned: the parcel never arrived."), field="outcome")
+    if outcome == OutcomeType.REJECTED and not note.strip():
+        raise DisputeError(_("Give your reasons for rejecting the claim."), field="note")
+    if len(note) > MAX_TEXT:
+        raise DisputeError(
+            _("Keep the note under %(n)d characters.") % {"n": MAX_TEXT}, field="note"
+        )
+    if outcome == OutcomeType.FULL_REFUND:
+        return dispute.amount_cap
+    if outcome == OutcomeType.RETURN_AND_REFUND and amount is None:
+        return dispute.amount_cap
+    if outcome not in AMOUNT_OUTCOMES:
+        return None
+    if amount is None or amount <= 0:
+        raise DisputeError(_("Enter an amount above zero."), field="amount")
+    if amount > dispute.amount_cap:
+        raise DisputeError(
+            _("The amount cannot be more than the %(cap)s paid for the disputed item(s).")
+            % {"cap": _money(dispute.amount_cap, dispute.currency)},
+            field="amount",
+        )
+    return amount
+
+
+def dispute_propose(
+    *,
+    dispute_id: int,
+    user: User,
+    outcome: str,
+    amount: Decimal | None = None,
+    note: str = "",
+    expected_revision: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """The seller answers with another solution (or revises it); the buyer counters."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dispute = _lock(dispute_id)
+        party = _check(dispute, user, dispute.propose, expected_revision)
+        amount = check_proposal(
+            dispute=dispute, party=party, outcome=outcome, amount=amount, note=note
+        )
+        before = dispute.state
+        dispute.propose(party=party, outcome=outcome, amount=amount, note=note.strip(), at=now)
+        _save(dispute)
+        _record(
+            dispute,
+            kind=EventKind.PROPOSED,
+            actor=user,
+            party=party,
+            from_state=before,
+            at=now,
+            note=note.strip(),
+            data={"outcome": outcome, "amount": None if amount is None else str(amount)},
+        )
+    return dispute
+
+
+def dispute_withdraw(
+    *,
+    dispute_id: int,
+    user: User,
+    expected_revision: int | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> Dispute:
+    """The buyer withdraws. Final: the line can never be disputed again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dispute = _lock(dispute_id)
+        party = _check(dispute, user, dispute.withdraw, expected_revision)
+        before = dispute.state
+        dispute.withdraw(at=now)
+        _save(dispute)
+        _record(
+            dispute,
+            kind=EventKind.WITHDRAWN,
+            actor=user,
+            party=party,
+            from_state=before,
+            at=now,
+            note=note.strip(),
+        )
+    return dispute
+
+
+def dispute_post_message(
+    *, dispute_id: int, user: User, body: str, now: datetime | None = None
+) -> DisputeMessage:
+    """Buyer, seller or staff write in the dispute's thread while it is not finished."""
+    now = now or timezone.now()
+    body = body.strip()
+    if not body:
+        raise DisputeError(_("Write a message first."), field="body")
+    if len(body) > MAX_TEXT:
+        raise DisputeError(
+            _("Keep the message under %(n)d characters.") % {"n": MAX_TEXT}, field="body"
+        )
+    with transaction.atomic():
+        dispute = _lock(dispute_id)
+        party = dispute.party_of(user)
+        if party is None:
+            raise DisputeError(_("This dispute is not yours."))
+        if dispute.is_finished:
+            raise StaleDispute(_("This dispute is closed; no more messages can be added."))
+        message = DisputeMessage.objects.create(
+            dispute=dispute, author=user, author_party=party, body=body, created_at=now
+        )
+        _record(
+            dispute,
+            kind=EventKind.MESSAGE,
+            actor=user,
+            party=party,
+            from_state=dispute.state,
+            at=now,
+            message=message,
+        )
+    return message

@@ -1,0 +1,99 @@
+"""The names of a dispute's states and of the things recorded about it (SPEC.md)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class DisputeState(models.TextChoices):
+    # Opened by the buyer; the seller has 5 days to give a first answer.
+    OPEN = "open", _("Waiting for the seller")
+    # A proposal is on the table (the seller's, or the buyer's counter); 7 days from the
+    # seller's first answer to agree before the platform escalates the case.
+    SELLER_RESPONDED = "seller_responded", _("Negotiating")
+    # No agreement in time: staff arbitrate (15 days target, 60 at most).
+    ESCALATED = "escalated", _("With an arbitrator")
+    # Staff ruled; each side may agree or object once within 5 days.
+    RULED = "ruled", _("Ruled, awaiting replies")
+    # An outcome is agreed or decided and is taking effect.
+    AGREED = "agreed", _("Agreed")
+    # The seller must bring a returned parcel to a close (refund after receipt).
+    AWAITING_RETURN = "awaiting_return", _("Awaiting the return")
+    # The seller must ship a replacement within 7 days; the buyer confirms it arrived.
+    AWAITING_REPLACEMENT = "awaiting_replacement", _("Awaiting the replacement")
+    # Final: the outcome took effect.
+    RESOLVED = "resolved", _("Resolved")
+    # Final: the buyer withdrew; the line can never be disputed again.
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+FINISHED_STATES = (DisputeState.RESOLVED, DisputeState.WITHDRAWN)
+NEGOTIATING_STATES = (DisputeState.OPEN, DisputeState.SELLER_RESPONDED)
+
+
+class Reason(models.TextChoices):
+    NOT_RECEIVED = "not_received", _("I did not receive the parcel")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described (wrong colour, size or item)")
+    INCOMPLETE = "incomplete", _("Incomplete (items or parts missing)")
+    DAMAGED = "damaged", _("Damaged or defective")
+    COUNTERFEIT = "counterfeit", _("Counterfeit")
+    OTHER = "other", _("Something else")
+
+
+class RequestedOutcome(models.TextChoices):
+    REFUND_ONLY = "refund_only", _("Refund only (I keep the goods)")
+    RETURN_AND_REFUND = "return_and_refund", _("Return the goods and get a refund")
+
+
+class OutcomeType(models.TextChoices):
+    FULL_REFUND = "full_refund", _("Full refund")
+    PARTIAL_REFUND = "partial_refund", _("Partial refund")
+    RETURN_AND_REFUND = "return_and_refund", _("Return, then refund")
+    REPLACEMENT = "replacement", _("Replacement parcel")
+    COUPON = "coupon", _("Coupon for a next purchase")
+    REJECTED = "rejected", _("Claim rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the buyer")
+
+
+# What each party may put on the table.
+SELLER_PROPOSALS = (
+    OutcomeType.PARTIAL_REFUND,
+    OutcomeType.REPLACEMENT,
+    OutcomeType.COUPON,
+    OutcomeType.REJECTED,
+)
+BUYER_PROPOSALS = (
+    OutcomeType.FULL_REFUND,
+    OutcomeType.PARTIAL_REFUND,
+    OutcomeType.RETURN_AND_REFUND,
+)
+# Outcomes that carry an amount of money.
+AMOUNT_OUTCOMES = (
+    OutcomeType.FULL_REFUND,
+    OutcomeType.PARTIAL_REFUND,
+    OutcomeType.RETURN_AND_REFUND,
+    OutcomeType.COUPON,
+)
+
+
+class Party(models.TextChoices):
+    BUYER = "buyer", _("Buyer")
+    SELLER = "seller", _("Seller")
+    STAFF = "staff", _("Staff")
+    DEADLINE = "deadline", _("Deadline")
+    PLATFORM = "platform", _("Platform")
+
+
+class DeadlineKind(models.TextChoices):
+    SELLER_RESPONSE = "seller_response", _("Seller's answer")
+    NEGOTIATION = "negotiation", _("Negotiation")
+
+
+class EventKind(models.TextChoices):
+    OPENED = "opened", _("Dispute opened")
+    ACCEPTED = "accepted", _("Proposal accepted")
+    PROPOSED = "proposed", _("Proposal made")
+    WITHDRAWN = "withdrawn", _("Dispute withdrawn")
+    RESOLVED = "resolved", _("Outcome took effect")
+    ESCALATED = "escalated", _("Escalated to an arbitrator")
+    DEADLINE_PASSED = "deadline_passed", _("Deadline passed")
+    MESSAGE = "message", _("Message")

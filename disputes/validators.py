@@ -1,0 +1,48 @@
+"""Pure checks of what a person typed (no database)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+
+def _script_of(char: str) -> str:
+    """'CYRILLIC' for 'П', 'CJK' for '中', 'LATIN' for 'é'; '' when the name is unknown."""
+    name = unicodedata.name(char, "")
+    return name.split(" ")[0] if name else ""
+
+
+def foreign_letters(text: str) -> list[str]:
+    """The distinct letters of ``text`` that are not in the Latin script, in order of use.
+
+    Digits, punctuation, symbols, emoji and spaces are all fine: only letters of another
+    script (Cyrillic, Greek, CJK, Arabic...) make a text "not English".
+    """
+    seen: dict[str, None] = {}
+    for char in text:
+        if unicodedata.category(char).startswith("L") and _script_of(char) != "LATIN":
+            seen.setdefault(char, None)
+    return list(seen)
+
+
+def validate_latin_script(text: str) -> None:
+    """Refuse text written in another script, naming the characters that are the problem."""
+    letters = foreign_letters(text)
+    if not letters:
+        return
+    shown = letters[:12]
+    scripts = sorted({_script_of(c).title() or "?" for c in letters})
+    raise ValidationError(
+        _(
+            "Please write the description in English. These characters are not in the "
+            "Latin alphabet: %(chars)s%(more)s (%(scripts)s)."
+        )
+        % {
+            "chars": " ".join(f"“{c}”" for c in shown),
+            "more": " …" if len(letters) > len(shown) else "",
+            "scripts": ", ".join(scripts),
+        },
+        code="script",
+    )

@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from disputes import services
+from disputes.forms import MessageForm, OpenDisputeForm, ProposalForm, RevisionForm
+from disputes.models import Dispute
+from disputes.selectors import (
+    dispute_messages,
+    dispute_timeline,
+    disputes_for_buyer,
+    disputes_for_store,
+    disputes_for_user,
+    store_dispute_counts,
+)
+from disputes.states import DisputeState
+from orders.models import OrderLine
+from orders.selectors import store_for_seller
+
+
+def _conflict(request: HttpRequest, dispute_id: int, error: Exception) -> HttpResponse:
+    """The dispute moved under the person's feet: show it as it is now (HTTP 409)."""
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=dispute_id)
+    return render(
+        request,
+        "disputes/conflict.html",
+        {"dispute": dispute, "error": str(error), "now": timezone.now()},
+        status=409,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
+    line = get_object_or_404(
+        OrderLine.objects.select_related("order", "order__store"),
+        pk=line_id,
+        order__buyer=request.user,
+    )
+    existing = Dispute.objects.filter(line=line).values_list("pk", flat=True).first()
+    if existing:
+        messages.info(request, _("This item already has a dispute; here it is."))
+        return redirect("disputes:detail", existing)
+    now = timezone.now()
+    window = line.order.dispute_window(now=now)
+    form = OpenDisputeForm(request.POST or None, line=line)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dispute = services.dispute_open(
+                line=line, buyer=request.user, request=form.request, now=now
+            )
+        except services.DisputeError as exc:
+            form.add_error(exc.field, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Your dispute is open. The seller has been told and must answer."),
+            )
+            return redirect("disputes:detail", dispute.pk)
+    return render(
+        request,
+        "disputes/open.html",
+        {"line": line, "order": line.order, "form": form, "window": window, "now": now},
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+def _detail_context(request: HttpRequest, dispute: Dispute, **forms: Any) -> dict[str, Any]:
+    party = dispute.party_of(request.user)
+    actions = {t.name for t in dispute.get_available_user_state_transitions(request.user)}
+    revision = {"revision": dispute.revision}
+    return {
+        "dispute": dispute,
+        "party": party,
+        "actions": actions,
+        "timeline": list(dispute_timeline(dispute=dispute)),
+        "thread": list(dispute_messages(dispute=dispute)),
+        "accept_form": RevisionForm(initial=revision),
+        "propose_form": forms.get("propose_form")
+        or (ProposalForm(initial=revision, party=party) if "propose" in actions else None),
+        "message_form": forms.get("message_form") or MessageForm(),
+        "now": timezone.now(),
+    }
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    return render(request, "disputes/detail.html", _detail_context(request, dispute))
+
+
+@login_required
+@require_POST
+def accept(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    form = RevisionForm(request.POST)
+    if not form.is_valid():
+        return _conflict(request, pk, services.StaleDispute(_("The form was incomplete.")))
+    try:
+        services.dispute_accept(
+            dispute_id=dispute.pk,
+            user=request.user,
+            expected_revision=form.cleaned_data["revision"],
+        )
+    except services.StaleDispute as exc:
+        return _conflict(request, pk, exc)
+    except services.DisputeError as exc:
+        messages.error(request, str(exc))
+        return redirect("disputes:detail", pk)
+    messages.success(request, _("You accepted. The dispute is settled."))
+    return redirect("disputes:detail", pk)
+
+
+@login_required
+@require_POST
+def propose(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    party = dispute.party_of(request.user)
+    form = ProposalForm(request.POST, party=party)
+    if form.is_valid():
+        try:
+            services.dispute_propose(
+                dispute_id=dispute.pk,
+                user=request.user,
+                outcome=form.cleaned_data["outcome"],
+                amount=form.cleaned_data["amount"],
+                note=form.cleaned_data["note"],
+                expected_revision=form.cleaned_data["revision"],
+            )
+        except services.StaleDispute as exc:
+            return _conflict(request, pk, exc)
+        except services.DisputeError as exc:
+            form.add_error(exc.field, str(exc))
+        else:
+            messages.success(request, _("Your proposal was sent."))
+            return redirect("disputes:detail", pk)
+    return render(
+        request,
+        "disputes/detail.html",
+        _detail_context(request, dispute, propose_form=form),
+        status=400,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    if dispute.party_of(request.user) != "buyer":
+        raise Http404
+    if request.method == "POST":
+        form = RevisionForm(request.POST)
+        if not form.is_valid():
+            return _conflict(request, pk, services.StaleDispute(_("The form was incomplete.")))
+        try:
+            services.dispute_withdraw(
+                dispute_id=dispute.pk,
+                user=request.user,
+                expected_revision=form.cleaned_data["revision"],
+            )
+        except services.StaleDispute as exc:
+            return _conflict(request, pk, exc)
+        except services.DisputeError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("You withdrew the dispute."))
+        return redirect("disputes:detail", pk)
+    if dispute.state not in (DisputeState.OPEN, DisputeState.SELLER_RESPONDED):
+        return _conflict(request, pk, services.StaleDispute(_("It can no longer be withdrawn.")))
+    return render(
+        request,
+        "disputes/withdraw.html",
+        {"dispute": dispute, "form": RevisionForm(initial={"revision": dispute.revision})},
+    )
+
+
+@login_required
+@require_POST
+def post_message(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            services.dispute_post_message(
+                dispute_id=dispute.pk, user=request.user, body=form.cleaned_data["body"]
+            )
+        except services.StaleDispute as exc:
+            return _conflict(request, pk, exc)
+        except services.DisputeError as exc:
+            form.add_error("body", str(exc))
+        else:
+            return redirect(f"{dispute.get_absolute_url()}#messages")
+    return render(
+        request,
+        "disputes/detail.html",
+        _detail_context(request, dispute, message_form=form),
+        status=400,
+    )
+
+
+@login_required
+def buyer_list(request: HttpRequest) -> HttpResponse:
+    disputes = list(disputes_for_buyer(user=request.user)[:200])
+    return render(
+        request,
+        "disputes/list.html",
+        {"disputes": disputes, "title": _("My disputes"), "now": timezone.now(), "seller": False},
+    )
+
+
+@login_required
+def seller_list(request: HttpRequest) -> HttpResponse:
+    store = store_for_seller(user=request.user)
+    if store is None:
+        raise Http404(_("You do not own a store."))
+    state = request.GET.get("state") or ""
+    if state not in DisputeState.values:
+        state = ""
+    disputes = list(disputes_for_store(store=store, state=state or None)[:200])
+    return render(
+        request,
+        "disputes/list.html",
+        {
+            "disputes": disputes,
+            "title": _("Disputes against %(store)s") % {"store": store.name},
+            "store": store,
+            "state": state,
+            "states": DisputeState,
+            "counts": store_dispute_counts(store=store),
+            "now": timezone.now(),
+            "seller": True,
+        },
+    )
