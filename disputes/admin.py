@@ -1,6 +1,36 @@
-from django.contrib import admin
+from datetime import timedelta
 
-from disputes.models import Dispute, DisputeEvent, DisputeMessage
+from django.conf import settings
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from disputes.models import Dispute, DisputeEvent, DisputeMessage, Notification
+
+
+class ClockFilter(admin.SimpleListFilter):
+    """Operators' view of the sweeps: overdue rows should not exist for long."""
+
+    title = _("clock")
+    parameter_name = "clock"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("running", _("Clock running")),
+            ("overdue", _("Overdue, not processed (scheduler stalled?)")),
+            ("pushed_aside", _("Pushed aside by the sweep (failing)")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        grace = timedelta(seconds=3 * settings.SWEEP_INTERVAL_SECONDS)
+        if self.value() == "running":
+            return queryset.filter(next_deadline_at__gt=now)
+        if self.value() == "overdue":
+            return queryset.filter(next_deadline_at__lte=now - grace)
+        if self.value() == "pushed_aside":
+            return queryset.filter(sweep_failures__gt=0, next_deadline_at__isnull=False)
+        return queryset
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -51,7 +81,7 @@ class DisputeAdmin(admin.ModelAdmin):
         "next_deadline_at",
         "opened_at",
     ]
-    list_filter = ["state", "reason", "deadline_kind", "store"]
+    list_filter = [ClockFilter, "state", "reason", "deadline_kind", "store"]
     search_fields = ["order__number", "buyer__username", "buyer__email", "store__name"]
     list_select_related = ["order", "line", "buyer", "store"]
     date_hierarchy = "opened_at"
@@ -93,4 +123,23 @@ class DisputeEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox: unsent rows older than a minute or two mean mail is not going out."""
+
+    list_display = ["created_at", "recipient", "event", "sent_at", "attempts", "last_error"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["recipient", "event"]
+    search_fields = ["recipient__username", "recipient__email"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -23,7 +23,7 @@ from disputes.states import (
     Reason,
     RequestedOutcome,
 )
-from orders.models import MONEY, Order, OrderLine, Store
+from orders.models import MONEY, Order, OrderLine, Store, SweepBookkeeping
 
 
 # --- transition permissions: (dispute, user) -> bool -------------------------------------------
@@ -51,7 +51,7 @@ def _deadline_only(dispute: Dispute, user: Any) -> bool:
     return False
 
 
-class Dispute(ConcurrentTransitionMixin, models.Model):
+class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     """A buyer's claim on one order line, for a quantity of it.
 
     ``state`` is protected and moves only through the transitions below, which change
@@ -346,3 +346,52 @@ class DisputeEvent(models.Model):
     @property
     def is_transition(self) -> bool:
         return self.from_state != self.to_state
+
+
+class Notification(models.Model):
+    """The outbox: one row per person per change, written in the change's transaction.
+
+    Celery delivers it after the commit; a periodic task delivers whatever is left
+    (broker down, worker killed), so an outage delays mail but never loses it.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    event = models.ForeignKey(
+        DisputeEvent,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("event"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # A sender claims a row for a few minutes; a claim that expires is taken up again.
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("mailed at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "event"], name="notification_once_per_person"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="notification_unsent",
+                condition=Q(sent_at__isnull=True),
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="notification_inbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} ← {self.event_id}"

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
@@ -181,7 +182,8 @@ def dispute_open(
             raise DisputeError(
                 _("This item already has a dispute; an item can be disputed only once.")
             ) from exc
-        _record(
+        recorder = Recorder()
+        recorder.add(
             dispute,
             kind=EventKind.OPENED,
             actor=buyer,
@@ -197,19 +199,36 @@ def dispute_open(
                 "amount": str(dispute.requested_amount),
             },
         )
+        recorder.flush()
     return dispute
 
 
 # --- acting on a dispute ---------------------------------------------------------------------
-def _lock(dispute_id: int) -> Dispute:
+def lock_dispute(dispute_id: int, *, skip_locked: bool = False) -> Dispute | None:
+    """The dispute row, locked for this transaction (None if another one holds it and
+    ``skip_locked`` was asked)."""
     return (
-        Dispute.objects.select_for_update(of=("self",))
+        Dispute.objects.select_for_update(of=("self",), skip_locked=skip_locked)
         .select_related("store", "line", "order", "buyer")
-        .get(pk=dispute_id)
+        .filter(pk=dispute_id)
+        .first()
     )
 
 
-def _check(dispute: Dispute, user: Any, method: Any, expected_revision: int | None) -> Party:
+def _lock(dispute_id: int) -> Dispute:
+    dispute = lock_dispute(dispute_id)
+    if dispute is None:
+        raise Dispute.DoesNotExist(dispute_id)
+    return dispute
+
+
+class DeadlinePassed(StaleDispute):
+    """The running clock ran out: its consequence is due, not a person's action."""
+
+
+def _check(
+    dispute: Dispute, user: Any, method: Any, expected_revision: int | None, now: datetime
+) -> Party:
     party = dispute.party_of(user)
     if party is None:
         raise DisputeError(_("This dispute is not yours."))
@@ -222,10 +241,17 @@ def _check(dispute: Dispute, user: Any, method: Any, expected_revision: int | No
         )
     if not has_transition_perm(method, user):
         raise DisputeError(_("You cannot do this on this dispute."))
+    if dispute.next_deadline_at is not None and now >= dispute.next_deadline_at:
+        raise DeadlinePassed(
+            _("Too late: the deadline passed on %(when)s and its outcome now applies.")
+            % {"when": date_format(dispute.next_deadline_at, "j M Y, H:i T")}
+        )
     return party
 
 
-def _save(dispute: Dispute) -> None:
+def save_transition(dispute: Dispute) -> None:
+    """Save a dispute whose state moved: the revision is bumped, and the save is refused if
+    another transaction moved the state first (the concurrent-transition guard)."""
     dispute.revision += 1
     try:
         dispute.save()
@@ -233,60 +259,79 @@ def _save(dispute: Dispute) -> None:
         raise StaleDispute(_("This dispute changed while you were looking at it.")) from exc
 
 
-def _record(
-    dispute: Dispute,
-    *,
-    kind: str,
-    actor: Any,
-    party: str,
-    from_state: str,
-    at: datetime,
-    note: str = "",
-    data: dict[str, Any] | None = None,
-    message: DisputeMessage | None = None,
-    deadline_due_at: datetime | None = None,
-) -> DisputeEvent:
-    event = DisputeEvent.objects.create(
-        dispute=dispute,
-        kind=kind,
-        actor=actor if getattr(actor, "pk", None) else None,
-        actor_party=party,
-        from_state=from_state,
-        to_state=dispute.state,
-        note=note,
-        data=data or {},
-        message=message,
-        deadline_due_at=deadline_due_at,
-        created_at=at,
-    )
-    from disputes.notifications import queue_event_mail
+class Recorder:
+    """Collects the events of one change (or of a batch of changes) and writes them, with
+    their outbox rows, in one go. The first event of a change notifies; the events that
+    follow from it (the outcome taking effect) do not mail anyone a second time."""
 
-    queue_event_mail(event)
-    return event
+    def __init__(self) -> None:
+        self.events: list[DisputeEvent] = []
+        self.notifying: list[DisputeEvent] = []
+
+    def add(
+        self,
+        dispute: Dispute,
+        *,
+        kind: str,
+        actor: Any,
+        party: str,
+        from_state: str,
+        at: datetime,
+        note: str = "",
+        data: dict[str, Any] | None = None,
+        message: DisputeMessage | None = None,
+        deadline_due_at: datetime | None = None,
+        notify: bool = True,
+    ) -> DisputeEvent:
+        event = DisputeEvent(
+            dispute=dispute,
+            kind=kind,
+            actor=actor if getattr(actor, "pk", None) else None,
+            actor_party=party,
+            from_state=from_state,
+            to_state=dispute.state,
+            note=note,
+            data=data or {},
+            message=message,
+            deadline_due_at=deadline_due_at,
+            created_at=at,
+        )
+        self.events.append(event)
+        if notify:
+            self.notifying.append(event)
+        return event
+
+    def flush(self) -> list[DisputeEvent]:
+        from disputes.notifications import notifications_create
+
+        DisputeEvent.objects.bulk_create(self.events)
+        notifications_create(self.notifying)
+        events, self.events, self.notifying = self.events, [], []
+        return events
 
 
-def _take_effect(dispute: Dispute, *, at: datetime) -> None:
+def outcome_data(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "outcome": dispute.outcome_type,
+        "amount": None if dispute.outcome_amount is None else str(dispute.outcome_amount),
+        "decided_by": dispute.decided_by,
+    }
+
+
+def take_effect(dispute: Dispute, *, at: datetime, recorder: Recorder) -> None:
     """An agreed or decided outcome takes effect (money follows in the refunds app)."""
     before = dispute.state
     dispute.resolve(at=at)
-    _save(dispute)
-    _record(
+    recorder.add(
         dispute,
         kind=EventKind.RESOLVED,
         actor=None,
         party=Party.PLATFORM,
         from_state=before,
         at=at,
-        data=_outcome_data(dispute),
+        data=outcome_data(dispute),
+        notify=False,
     )
-
-
-def _outcome_data(dispute: Dispute) -> dict[str, Any]:
-    return {
-        "outcome": dispute.outcome_type,
-        "amount": None if dispute.outcome_amount is None else str(dispute.outcome_amount),
-        "decided_by": dispute.decided_by,
-    }
 
 
 def dispute_accept(
@@ -301,20 +346,22 @@ def dispute_accept(
     now = now or timezone.now()
     with transaction.atomic():
         dispute = _lock(dispute_id)
-        party = _check(dispute, user, dispute.accept, expected_revision)
+        party = _check(dispute, user, dispute.accept, expected_revision, now)
+        recorder = Recorder()
         before = dispute.state
         dispute.accept(party=party, at=now)
-        _save(dispute)
-        _record(
+        recorder.add(
             dispute,
             kind=EventKind.ACCEPTED,
             actor=user,
             party=party,
             from_state=before,
             at=now,
-            data=_outcome_data(dispute),
+            data=outcome_data(dispute),
         )
-        _take_effect(dispute, at=now)
+        take_effect(dispute, at=now, recorder=recorder)
+        save_transition(dispute)
+        recorder.flush()
     return dispute
 
 
@@ -364,14 +411,15 @@ def dispute_propose(
     now = now or timezone.now()
     with transaction.atomic():
         dispute = _lock(dispute_id)
-        party = _check(dispute, user, dispute.propose, expected_revision)
+        party = _check(dispute, user, dispute.propose, expected_revision, now)
         amount = check_proposal(
             dispute=dispute, party=party, outcome=outcome, amount=amount, note=note
         )
+        recorder = Recorder()
         before = dispute.state
         dispute.propose(party=party, outcome=outcome, amount=amount, note=note.strip(), at=now)
-        _save(dispute)
-        _record(
+        save_transition(dispute)
+        recorder.add(
             dispute,
             kind=EventKind.PROPOSED,
             actor=user,
@@ -381,6 +429,7 @@ def dispute_propose(
             note=note.strip(),
             data={"outcome": outcome, "amount": None if amount is None else str(amount)},
         )
+        recorder.flush()
     return dispute
 
 
@@ -396,11 +445,12 @@ def dispute_withdraw(
     now = now or timezone.now()
     with transaction.atomic():
         dispute = _lock(dispute_id)
-        party = _check(dispute, user, dispute.withdraw, expected_revision)
+        party = _check(dispute, user, dispute.withdraw, expected_revision, now)
+        recorder = Recorder()
         before = dispute.state
         dispute.withdraw(at=now)
-        _save(dispute)
-        _record(
+        save_transition(dispute)
+        recorder.add(
             dispute,
             kind=EventKind.WITHDRAWN,
             actor=user,
@@ -409,6 +459,7 @@ def dispute_withdraw(
             at=now,
             note=note.strip(),
         )
+        recorder.flush()
     return dispute
 
 
@@ -434,7 +485,8 @@ def dispute_post_message(
         message = DisputeMessage.objects.create(
             dispute=dispute, author=user, author_party=party, body=body, created_at=now
         )
-        _record(
+        recorder = Recorder()
+        recorder.add(
             dispute,
             kind=EventKind.MESSAGE,
             actor=user,
@@ -443,4 +495,5 @@ def dispute_post_message(
             at=now,
             message=message,
         )
+        recorder.flush()
     return message

@@ -22,12 +22,18 @@ from disputes.selectors import (
     store_dispute_counts,
 )
 from disputes.states import DisputeState
+from disputes.sweeps import dispute_process_deadline
 from orders.models import OrderLine
 from orders.selectors import store_for_seller
 
 
 def _conflict(request: HttpRequest, dispute_id: int, error: Exception) -> HttpResponse:
-    """The dispute moved under the person's feet: show it as it is now (HTTP 409)."""
+    """The dispute moved under the person's feet: show it as it is now (HTTP 409).
+
+    If it was the clock that ran out, its consequence is applied now rather than at the
+    next sweep, so the page shows what the deadline decided."""
+    if isinstance(error, services.DeadlinePassed):
+        dispute_process_deadline(dispute_id=dispute_id)
     dispute = get_object_or_404(disputes_for_user(user=request.user), pk=dispute_id)
     return render(
         request,
@@ -138,6 +144,10 @@ def propose(request: HttpRequest, pk: int) -> HttpResponse:
         except services.StaleDispute as exc:
             return _conflict(request, pk, exc)
         except services.DisputeError as exc:
+            if exc.field is None:
+                # Not this person's move at all: say so plainly, as for the other actions.
+                messages.error(request, str(exc))
+                return redirect("disputes:detail", pk)
             form.add_error(exc.field, str(exc))
         else:
             messages.success(request, _("Your proposal was sent."))

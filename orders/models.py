@@ -48,7 +48,19 @@ class Store(models.Model):
         return self.name
 
 
-class Order(ConcurrentTransitionMixin, models.Model):
+class SweepBookkeeping(models.Model):
+    """What a deadline sweep notes on a row it could not process: it is pushed aside
+    (retried later, with backoff) instead of failing the same way on every run."""
+
+    sweep_failures = models.PositiveSmallIntegerField(_("sweep failures"), default=0)
+    sweep_error = models.TextField(_("last sweep error"), blank=True)
+    sweep_retry_at = models.DateTimeField(_("sweep retries at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     """One purchase by one buyer from one store, paid into escrow.
 
     The state field is protected: it moves only through the transitions below, called by

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Min, Prefetch, QuerySet
 
 from orders.models import Order, OrderLine, Store
 from orders.states import OrderState
@@ -44,3 +44,13 @@ def store_order_counts(*, store: Store) -> dict[str, int]:
     counts = {state.value: 0 for state in OrderState}
     counts.update({row["state"]: row["n"] for row in rows})
     return counts
+
+
+def store_running_clocks(*, store: Store) -> dict[str, object]:
+    """How many of the store's disputes have a clock running, and the nearest deadline.
+
+    Read through the reverse relation so that orders never imports the disputes app.
+    """
+    return store.disputes.filter(next_deadline_at__isnull=False).aggregate(
+        waiting=Count("id"), nearest=Min("next_deadline_at")
+    )

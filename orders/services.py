@@ -6,11 +6,12 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
@@ -135,6 +136,13 @@ def order_confirm_receipt(*, order: Order, buyer: User, now: datetime | None = N
     return locked
 
 
+def orders_due(*, now: datetime):
+    """Shipped orders whose protection has run out and that are not pushed aside."""
+    return Order.objects.filter(state=OrderState.SHIPPED, protection_ends_at__lte=now).filter(
+        Q(sweep_retry_at__isnull=True) | Q(sweep_retry_at__lte=now)
+    )
+
+
 def order_complete_expired(*, order_id: int, now: datetime) -> bool:
     """Complete one shipped order whose protection has run out. True if this call did it.
 
@@ -152,6 +160,7 @@ def order_complete_expired(*, order_id: int, now: datetime) -> bool:
         if order is None:
             return False
         order.complete(reason=CompletionReason.PROTECTION_EXPIRED, at=order.protection_ends_at)
+        order.sweep_failures, order.sweep_error, order.sweep_retry_at = 0, "", None
         try:
             order.save()
         except ConcurrentTransition:
@@ -159,19 +168,39 @@ def order_complete_expired(*, order_id: int, now: datetime) -> bool:
     return True
 
 
-def orders_complete_expired(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Complete every order whose protection ended, oldest first; returns how many."""
-    now = now or timezone.now()
-    due = list(
-        Order.objects.filter(state=OrderState.SHIPPED, protection_ends_at__lte=now)
-        .order_by("protection_ends_at", "id")
-        .values_list("pk", flat=True)[:limit]
+def _push_aside(order_id: int, error: Exception, now: datetime) -> None:
+    failures = Order.objects.filter(pk=order_id).values_list("sweep_failures", flat=True)
+    count = (failures.first() or 0) + 1
+    Order.objects.filter(pk=order_id).update(
+        sweep_failures=count,
+        sweep_error=f"{type(error).__name__}: {error}"[:2000],
+        sweep_retry_at=now + min(timedelta(minutes=5) * 2 ** (count - 1), timedelta(hours=6)),
     )
+    logger.error("order %s pushed aside by the sweep (%s failures): %s", order_id, count, error)
+
+
+def orders_complete_expired(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Complete every order whose protection ended, oldest first; returns how many.
+
+    A row that fails is pushed aside (retried later with backoff), never blocking the rest.
+    """
+    now = now or timezone.now()
     done = 0
-    for order_id in due:
-        try:
-            done += order_complete_expired(order_id=order_id, now=now)
-        except Exception:
-            # One bad row must not stop the others; it is logged and tried again next run.
-            logger.exception("could not complete expired order %s", order_id)
-    return done
+    while True:
+        due = list(
+            orders_due(now=now)
+            .order_by("protection_ends_at", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        progress = 0
+        for order_id in due:
+            try:
+                moved = order_complete_expired(order_id=order_id, now=now)
+            except Exception as exc:
+                _push_aside(order_id, exc, now)
+                progress += 1
+                continue
+            done += moved
+            progress += moved
+        if not progress:
+            return done

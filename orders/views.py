@@ -13,6 +13,7 @@ from orders.selectors import (
     orders_for_store,
     store_for_seller,
     store_order_counts,
+    store_running_clocks,
 )
 from orders.services import OrderError, order_confirm_receipt, order_mark_shipped
 from orders.states import OrderState
@@ -96,6 +97,7 @@ def seller_dashboard(request: HttpRequest) -> HttpResponse:
             "state": state,
             "states": OrderState,
             "counts": store_order_counts(store=store),
+            "clocks": store_running_clocks(store=store),
             "now": timezone.now(),
         },
     )

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import ARBITRATORS, ensure_role_groups
+from disputes.services import DisputeRequest, dispute_open
+from disputes.states import Reason, RequestedOutcome
 from orders.models import Store
 from orders.payment import PaymentMethod
 from orders.services import (
@@ -195,7 +197,7 @@ class Command(BaseCommand):
             "LX200000001CN",
         )
         # The other buyer's orders, which alice must never see.
-        ship(
+        blouse = ship(
             make(
                 carol,
                 boutique,
@@ -206,6 +208,20 @@ class Command(BaseCommand):
             bob,
             4,
             "RR100000006CN",
+        )
+        # Carol's dispute, opened two days ago: Bob has three days left to answer.
+        dispute_open(
+            line=blouse.lines.get(),
+            buyer=carol,
+            request=DisputeRequest(
+                received=True,
+                reason=Reason.DAMAGED,
+                description="The seam on the left sleeve is torn and there is a stain.",
+                quantity=1,
+                requested_outcome=RequestedOutcome.REFUND_ONLY,
+                requested_amount=Decimal("52.00"),
+            ),
+            now=now - timedelta(days=2),
         )
         make(
             carol,
