@@ -45,7 +45,7 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
 
 bench: $(VENV)/.installed-dev
-	@for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf var staticfiles test-artifacts

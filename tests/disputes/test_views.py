@@ -288,7 +288,8 @@ PROPOSE_TABLE = [
 def test_propose_by_seller_or_countering_buyer_only(stage, who, expected, request, client_for):
     dispute = request.getfixturevalue(stage)
     before = snapshot(dispute)
-    response = client_for(who).post(
+    client = client_for(who)
+    response = client.post(
         reverse("disputes:propose", args=[dispute.pk]),
         {
             "revision": before["revision"],
@@ -310,8 +311,9 @@ def test_propose_by_seller_or_countering_buyer_only(stage, who, expected, reques
         return
     assert after == before
     if expected == "refused":
-        assert response.status_code == 400
-        assert "You cannot do this on this dispute." in page_text(response)
+        # Not this person's move: back to the dispute page, which says why.
+        assert response.status_code == 302 and response.url == dispute.get_absolute_url()
+        assert "You cannot do this on this dispute." in page_text(client.get(response.url))
     elif expected == "login":
         assert is_login_redirect(response)
     else:
