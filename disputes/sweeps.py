@@ -202,7 +202,9 @@ def _write_batch(rows: list[Dispute], expected: dict[int, str]) -> None:
         cursor.execute(sql, params)
         written = len(cursor.fetchall())
     if written != len(rows):
-        raise ConcurrentTransition(f"{len(rows) - written} of {len(rows)} rows moved under the sweep")
+        raise ConcurrentTransition(
+            f"{len(rows) - written} of {len(rows)} rows moved under the sweep"
+        )
 
 
 def _sweep_batch(*, now: datetime, batch_size: int) -> tuple[int, int]:

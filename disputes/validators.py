@@ -9,9 +9,19 @@ from django.utils.translation import gettext as _
 
 
 def _script_of(char: str) -> str:
-    """'CYRILLIC' for 'П', 'CJK' for '中', 'LATIN' for 'é'; '' when the name is unknown."""
+    """'CYRILLIC' for 'П', 'CJK' for '中', 'LATIN' for 'é', 'Ａ', 'º' or 'ʼ'."""
     name = unicodedata.name(char, "")
-    return name.split(" ")[0] if name else ""
+    words = name.split()
+    if "LATIN" in words or name.endswith("ORDINAL INDICATOR"):
+        return "LATIN"
+    if name.startswith("MODIFIER LETTER"):
+        # ʼ ˆ ˜ and friends: apostrophes and accents that English text uses.
+        return "LATIN"
+    return words[0] if words else ""
+
+
+def _script_label(script: str) -> str:
+    return script if len(script) <= 3 else script.title()
 
 
 def foreign_letters(text: str) -> list[str]:
@@ -33,7 +43,7 @@ def validate_latin_script(text: str) -> None:
     if not letters:
         return
     shown = letters[:12]
-    scripts = sorted({_script_of(c).title() or "?" for c in letters})
+    scripts = sorted({_script_label(_script_of(c)) or "?" for c in letters})
     raise ValidationError(
         _(
             "Please write the description in English. These characters are not in the "

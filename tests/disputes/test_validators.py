@@ -1,0 +1,97 @@
+"""The Latin-script rule for dispute descriptions, pure: no database."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from disputes.validators import foreign_letters, validate_latin_script
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(ValidationError) as excinfo:
+        validate_latin_script(text)
+    assert excinfo.value.code == "script"
+    return excinfo.value.messages[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("The dress arrived torn along the left seam.", id="english"),
+        pytest.param("Café crème, piñata, naïve, Straße, smørrebrød", id="accents"),
+        pytest.param("Ordered 2, got 1; tracking RR123456789CN (42% off?!)", id="digits-punct"),
+        pytest.param("It's broken 😡👎 -- “really” — 100 € / £ / $ ™ №", id="emoji-symbols"),
+        pytest.param("Cafe\u0301 with a combining accent", id="decomposed-accent"),
+        pytest.param("   \n\t  ", id="whitespace"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_latin_text_passes(text):
+    validate_latin_script(text)
+    assert foreign_letters(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [
+        pytest.param("Платье порвано", "Cyrillic", id="cyrillic"),
+        pytest.param("Το φόρεμα είναι σκισμένο", "Greek", id="greek"),
+        pytest.param("裙子破了", "CJK", id="cjk"),
+        pytest.param("الفستان ممزق", "Arabic", id="arabic"),
+    ],
+)
+def test_text_in_another_script_is_refused_naming_the_script(text, script):
+    message = refusal(text)
+    assert "English" in message
+    assert f"({script})" in message
+
+
+def test_the_refusal_names_the_offending_characters_and_only_those():
+    message = refusal("The colour is красный, not blue")
+    for char in "красный":
+        assert f"“{char}”" in message
+    for char in "The colour is not blue":
+        if char != " ":
+            assert f"“{char}”" not in message
+    assert "(Cyrillic)" in message
+
+
+def test_mixed_text_lists_each_distinct_character_once_in_order_of_use():
+    text = "ааа bbb ббб ccc ааа ΩΩ"
+    assert foreign_letters(text) == ["а", "б", "Ω"]
+    message = refusal(text)
+    assert message.count("“а”") == 1
+    assert message.count("“б”") == 1
+    assert message.count("“Ω”") == 1
+    assert message.index("“а”") < message.index("“б”") < message.index("“Ω”")
+    assert "(Cyrillic, Greek)" in message
+
+
+def test_a_long_foreign_text_shows_the_first_twelve_characters_and_an_ellipsis():
+    alphabet = "абвгдежзийклмнопрст"
+    message = refusal(alphabet)
+    for char in alphabet[:12]:
+        assert f"“{char}”" in message
+    for char in alphabet[12:]:
+        assert f"“{char}”" not in message
+    assert "…" in message
+
+
+def test_a_single_latin_lookalike_from_another_script_is_caught():
+    # A Cyrillic small o (U+043E) hidden in an English word.
+    assert foreign_letters("G\u043eod morning") == ["\u043e"]
+    assert "(Cyrillic)" in refusal("G\u043eod morning")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # U+00BA / U+00AA sit next to "é" in Latin-1 and are Latin script in Unicode.
+        pytest.param("Order nº 5, the 1ª size", id="ordinal-indicators"),
+        # Fullwidth Latin, typed by a Chinese input method left in fullwidth mode.
+        pytest.param("ＯＫ, the size is ＸＬ", id="fullwidth-latin"),
+        # U+02BC, the apostrophe some keyboards and autocorrect produce.
+        pytest.param("It doesnʼt close", id="modifier-apostrophe"),
+    ],
+)
+def test_latin_letters_outside_the_basic_blocks_pass(text):
+    validate_latin_script(text)
