@@ -9,13 +9,14 @@ from django.utils.translation import gettext as _
 
 
 def _script_of(char: str) -> str:
-    """'CYRILLIC' for 'П', 'CJK' for '中', 'LATIN' for 'é', 'Ａ', 'º' or 'ʼ'."""
+    """'CYRILLIC' for 'П', 'CJK' for '中', 'LATIN' for 'é', a fullwidth A (U+FF21), the
+    ordinal indicator 'º' or the modifier apostrophe (U+02BC)."""
     name = unicodedata.name(char, "")
     words = name.split()
     if "LATIN" in words or name.endswith("ORDINAL INDICATOR"):
         return "LATIN"
     if name.startswith("MODIFIER LETTER"):
-        # ʼ ˆ ˜ and friends: apostrophes and accents that English text uses.
+        # U+02BC, U+02C6 and friends: apostrophes and accents that English text uses.
         return "LATIN"
     return words[0] if words else ""
 
