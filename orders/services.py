@@ -136,6 +136,23 @@ def order_confirm_receipt(*, order: Order, buyer: User, now: datetime | None = N
     return locked
 
 
+def order_cancel(*, order: Order, by: User, now: datetime | None = None) -> Order:
+    """Cancel an order that has not shipped (the buyer or the store's seller). Cancelling
+    twice is harmless; a shipped order cannot be cancelled (the buyer disputes instead)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(order.pk)
+        if by.pk not in (locked.buyer_id, locked.store.owner_id):
+            raise OrderError(_("Only the buyer or the store's seller can cancel this order."))
+        if locked.state == OrderState.CANCELLED:
+            return locked
+        if not can_proceed(locked.cancel):
+            raise OrderError(_("A shipped order cannot be cancelled; open a dispute instead."))
+        locked.cancel(at=now)
+        locked.save()
+    return locked
+
+
 def orders_due(*, now: datetime):
     """Shipped orders whose protection has run out and that are not pushed aside."""
     return Order.objects.filter(state=OrderState.SHIPPED, protection_ends_at__lte=now).filter(

@@ -167,9 +167,12 @@ def test_a_paid_order_cannot_be_disputed_before_it_ships(alice, bobs_store, now)
     refuse_open(order.lines.get(), alice, ask(), now, match="once the seller has shipped")
 
 
-@pytest.mark.skip(reason="orders.services has no cancel service to build a cancelled order")
-def test_a_cancelled_order_cannot_be_disputed():  # pragma: no cover
-    pass
+def test_a_cancelled_order_cannot_be_disputed(alice, bobs_store, now):
+    from orders.services import order_cancel
+
+    order = make_order(buyer=alice, store=bobs_store)
+    order_cancel(order=order, by=alice, now=now)
+    refuse_open(order.lines.get(), alice, ask(), now, match="was cancelled")
 
 
 def test_a_completed_order_can_be_disputed_until_the_last_second_of_its_fifteen_days(

@@ -122,3 +122,33 @@ def test_state_cannot_be_assigned_directly(alice, bobs_store):
     order = make_order(buyer=alice, store=bobs_store)
     with pytest.raises(AttributeError):
         order.state = OrderState.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("who", "allowed"),
+    [("alice", True), ("bob", True), ("carol", False), ("dave", False), ("sam", False)],
+)
+def test_an_unshipped_order_is_cancelled_by_its_buyer_or_seller(
+    who, allowed, persona, alice, bobs_store, now
+):
+    from orders.services import order_cancel
+
+    order = make_order(buyer=alice, store=bobs_store)
+    if allowed:
+        order_cancel(order=order, by=persona(who), now=now)
+        order_cancel(order=order, by=persona(who), now=now + timedelta(hours=1))
+        order.refresh_from_db()
+        assert (order.state, order.cancelled_at) == (OrderState.CANCELLED, now)
+    else:
+        with pytest.raises(OrderError):
+            order_cancel(order=order, by=persona(who), now=now)
+        order.refresh_from_db()
+        assert order.state == OrderState.PAID
+
+
+def test_a_shipped_order_cannot_be_cancelled(alice, bob, bobs_store, now):
+    from orders.services import order_cancel
+
+    order = make_order(buyer=alice, store=bobs_store, shipped_at=now)
+    with pytest.raises(OrderError, match="open a dispute instead"):
+        order_cancel(order=order, by=bob, now=now)
