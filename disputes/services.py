@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 5000
+CENT = Decimal("0.01")
 
 
 class DisputeError(Exception):
@@ -112,6 +113,10 @@ def check_request(*, line: OrderLine, request: DisputeRequest) -> None:
         except ValidationError as exc:
             raise DisputeError(exc.messages[0], field="description") from exc
     cap = line.price_for(request.quantity)
+    if request.requested_amount != request.requested_amount.quantize(CENT):
+        raise DisputeError(
+            _("Enter the amount in cents: at most two decimals."), field="requested_amount"
+        )
     if request.requested_amount <= 0:
         raise DisputeError(_("Enter an amount above zero."), field="requested_amount")
     if request.requested_amount > cap:
@@ -179,6 +184,8 @@ def dispute_open(
                 dispute.save()
         except IntegrityError as exc:
             # Two requests raced past the check above: the database keeps one per line.
+            if not Dispute.objects.filter(line=line).exists():
+                raise
             raise DisputeError(
                 _("This item already has a dispute; an item can be disputed only once.")
             ) from exc
@@ -388,6 +395,8 @@ def check_proposal(
         return None
     if amount is None or amount <= 0:
         raise DisputeError(_("Enter an amount above zero."), field="amount")
+    if amount != amount.quantize(CENT):
+        raise DisputeError(_("Enter the amount in cents: at most two decimals."), field="amount")
     if amount > dispute.amount_cap:
         raise DisputeError(
             _("The amount cannot be more than the %(cap)s paid for the disputed item(s).")

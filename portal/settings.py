@@ -118,6 +118,27 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Evidence on S3 (or any S3-compatible store) when a bucket is named: private objects, links
+# signed for 5 minutes at most, never overwriting a key.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
+# Uploads above this size stream to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 
 # --- Cache, broker, Celery ---
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -210,6 +231,12 @@ PORTAL_RETURN_RECEIPT_WINDOW = timedelta(days=env.int("PORTAL_RETURN_RECEIPT_DAY
 # The dispute description must be written in English (Latin script); off for other markets.
 PORTAL_REQUIRE_LATIN_DESCRIPTION = env.bool("PORTAL_REQUIRE_LATIN_DESCRIPTION", default=True)
 PORTAL_CURRENCY = env.str("PORTAL_CURRENCY", default="USD")
+# Evidence: photos and videos, checked by their content.
+PORTAL_EVIDENCE_MAX_IMAGE_BYTES = env.int("PORTAL_EVIDENCE_MAX_IMAGE_MB", default=15) * 1024 * 1024
+PORTAL_EVIDENCE_MAX_VIDEO_BYTES = env.int("PORTAL_EVIDENCE_MAX_VIDEO_MB", default=200) * 1024 * 1024
+PORTAL_EVIDENCE_MAX_FILES_PER_PARTY = env.int("PORTAL_EVIDENCE_MAX_FILES", default=10)
+# Pillow refuses images above this many pixels (a decompression bomb), as an error.
+PORTAL_EVIDENCE_MAX_PIXELS = env.int("PORTAL_EVIDENCE_MAX_PIXELS", default=40_000_000)
 # How many overdue items one sweep call handles before it returns.
 PORTAL_SWEEP_BATCH_SIZE = env.int("PORTAL_SWEEP_BATCH_SIZE", default=500)
 

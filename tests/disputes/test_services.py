@@ -957,3 +957,24 @@ def test_a_message_is_mailed_to_the_other_party_only(
         assert "Could you send a photo of the label?" in mail.body
         assert f"/disputes/{dispute.pk}/" in mail.body
         assert "The seller must answer by 28 Nov 2026, 12:00 UTC." in mail.body
+
+
+@pytest.mark.parametrize("amount", ["19.999", "0.001"])
+def test_amounts_below_a_cent_are_refused_not_rounded(amount, alice, bobs_store, now):
+    from tests.factories import DRESS_LINES, make_order
+
+    order = make_order(
+        buyer=alice, store=bobs_store, lines=DRESS_LINES, shipped_at=now - timedelta(days=1)
+    )
+    request = DisputeRequest(
+        received=True,
+        reason="damaged",
+        description="Torn at the seam on arrival.",
+        quantity=1,
+        requested_outcome="refund_only",
+        requested_amount=Decimal(amount),
+    )
+    with pytest.raises(DisputeError, match="two decimals") as refused:
+        dispute_open(line=order.lines.first(), buyer=alice, request=request, now=now)
+    assert refused.value.field == "requested_amount"
+    assert not Dispute.objects.exists()
