@@ -6,13 +6,33 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from disputes.services import DisputeError, DisputeRequest, check_request
+from disputes.services import DisputeError, DisputeRequest, check_request, evidence_required
 from disputes.states import BUYER_PROPOSALS, SELLER_PROPOSALS, OutcomeType, Party, Reason
 from disputes.states import RequestedOutcome as Wanted
 from orders.models import OrderLine
 
 YES_NO = [("yes", _("Yes, it arrived")), ("no", _("No, it never arrived"))]
 FULL_PARTIAL = [("full", _("Full refund")), ("partial", _("Partial refund"))]
+
+
+ACCEPT = "image/jpeg,image/png,image/webp,video/mp4,video/quicktime,video/webm"
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class EvidenceField(forms.FileField):
+    """Several photos and videos at once; each is judged by its content later."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ACCEPT}))
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [super(EvidenceField, self).clean(item, initial) for item in files]
 
 
 class OpenDisputeForm(forms.Form):
@@ -32,6 +52,13 @@ class OpenDisputeForm(forms.Form):
     quantity = forms.IntegerField(label=_("How many items are concerned?"), min_value=1)
     amount_choice = forms.ChoiceField(
         label=_("Refund"), choices=FULL_PARTIAL, widget=forms.RadioSelect, initial="full"
+    )
+    evidence = EvidenceField(
+        label=_("3. Photos and videos (an unpacking video is the best proof)"),
+        help_text=_(
+            "Required unless the parcel never arrived. JPEG, PNG, WebP up to 15 MB; "
+            "MP4, MOV, WebM up to 200 MB; up to 10 files."
+        ),
     )
     requested_amount = forms.DecimalField(
         label=_("Amount you ask for"),
@@ -80,6 +107,8 @@ class OpenDisputeForm(forms.Form):
             check_request(line=self.line, request=self.request)
         except DisputeError as exc:
             self.add_error(exc.field, str(exc))
+        if evidence_required(data["reason"]) and not data.get("evidence"):
+            self.add_error("evidence", _("Add at least one photo or video that shows the problem."))
         return data
 
 
@@ -117,3 +146,8 @@ class MessageForm(forms.Form):
     body = forms.CharField(
         label=_("Message"), widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000})
     )
+    files = EvidenceField(label=_("Attach photos or videos"))
+
+
+class EvidenceForm(forms.Form):
+    files = EvidenceField(label=_("Photos and videos"), required=True)

@@ -51,3 +51,10 @@ def dispute_timeline(*, dispute: Dispute) -> QuerySet[DisputeEvent]:
 
 def dispute_messages(*, dispute: Dispute) -> QuerySet[DisputeMessage]:
     return dispute.messages.select_related("author").order_by("created_at", "id")
+
+
+def dispute_evidence(*, dispute: Dispute):
+    """Every item sent in the dispute (hidden ones included: the page says so)."""
+    from evidence.models import Evidence
+
+    return Evidence.objects.filter(dispute=dispute).select_related("uploaded_by", "hidden_by")

@@ -9,6 +9,7 @@ queue the mail for after the commit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -36,6 +37,9 @@ from disputes.states import (
     RequestedOutcome,
 )
 from disputes.validators import validate_latin_script
+from evidence.models import Evidence
+from evidence.services import Rejection, StoredFile, evidence_attach, evidence_hide, evidence_store
+from evidence.storage import delete_quietly
 from orders.models import OrderLine
 
 if TYPE_CHECKING:
@@ -127,11 +131,52 @@ def check_request(*, line: OrderLine, request: DisputeRequest) -> None:
         )
 
 
+def evidence_required(reason: str) -> bool:
+    """Photos or videos are required for every reason but "not received"."""
+    return reason != Reason.NOT_RECEIVED
+
+
 def dispute_open(
-    *, line: OrderLine, buyer: User, request: DisputeRequest, now: datetime | None = None
+    *,
+    line: OrderLine,
+    buyer: User,
+    request: DisputeRequest,
+    files: Sequence[Any] = (),
+    stored: Sequence[StoredFile] | None = None,
+    now: datetime | None = None,
 ) -> Dispute:
-    """The buyer opens a dispute on one line of their order. One dispute per line, ever."""
+    """The buyer opens a dispute on one line of their order. One dispute per line, ever.
+
+    ``files`` are checked and stored first; unless the parcel never came, at least one
+    must be a readable photo or video. Files already stored (``stored``) may be passed
+    instead. If opening fails, the stored files are deleted again.
+    """
     now = now or timezone.now()
+    rejected: list[Rejection] = []
+    if stored is None:
+        stored, rejected = evidence_store(
+            files=files, allowed=settings.PORTAL_EVIDENCE_MAX_FILES_PER_PARTY
+        )
+    try:
+        dispute = _open(
+            line=line, buyer=buyer, request=request, stored=stored, rejected=rejected, now=now
+        )
+    except BaseException:
+        delete_quietly([item.name for item in stored])
+        raise
+    dispute.rejections = rejected  # files refused by name, for the page to list
+    return dispute
+
+
+def _open(
+    *,
+    line: OrderLine,
+    buyer: User,
+    request: DisputeRequest,
+    stored: Sequence[StoredFile],
+    rejected: Sequence[Rejection],
+    now: datetime,
+) -> Dispute:
     with transaction.atomic():
         line = (
             OrderLine.objects.select_for_update(of=("self",))
@@ -151,6 +196,14 @@ def dispute_open(
         if not window.is_open:
             raise DisputeError(window.explanation)
         check_request(line=line, request=request)
+        if evidence_required(request.reason) and not stored:
+            refused = " ".join(str(item) for item in rejected)
+            raise DisputeError(
+                " ".join(
+                    [str(_("Add at least one photo or video that shows the problem.")), refused]
+                ).strip(),
+                field="evidence",
+            )
         cap = line.price_for(request.quantity)
         if request.requested_outcome == RequestedOutcome.RETURN_AND_REFUND:
             proposal = OutcomeType.RETURN_AND_REFUND
@@ -206,6 +259,10 @@ def dispute_open(
                 "amount": str(dispute.requested_amount),
             },
         )
+        if stored:
+            evidence_attach(
+                stored=stored, dispute_id=dispute.pk, uploaded_by=buyer, party=Party.BUYER, now=now
+            )
         recorder.flush()
     return dispute
 
@@ -472,10 +529,104 @@ def dispute_withdraw(
     return dispute
 
 
+def evidence_allowance(*, dispute: Dispute, party: str) -> int:
+    """How many more files this side may still send in this dispute."""
+    sent = Evidence.objects.filter(dispute=dispute, party=party).count()
+    return max(settings.PORTAL_EVIDENCE_MAX_FILES_PER_PARTY - sent, 0)
+
+
+def _evidence_target(dispute_id: int, user: User) -> tuple[Dispute, Party]:
+    dispute = Dispute.objects.select_related("store").get(pk=dispute_id)
+    party = dispute.party_of(user)
+    if party is None:
+        raise DisputeError(_("This dispute is not yours."))
+    if dispute.is_finished:
+        raise StaleDispute(_("This dispute is closed; nothing more can be added."))
+    return dispute, party
+
+
+def dispute_add_evidence(
+    *, dispute_id: int, user: User, files: Sequence[Any], now: datetime | None = None
+) -> tuple[list[Evidence], list[Rejection]]:
+    """Either side (or staff) adds photos and videos while the dispute is not finished.
+
+    Each file is judged alone: the good ones are kept, the others refused by name."""
+    now = now or timezone.now()
+    dispute, party = _evidence_target(dispute_id, user)
+    if not files:
+        raise DisputeError(_("Choose at least one photo or video."), field="files")
+    stored, rejected = evidence_store(
+        files=files, allowed=evidence_allowance(dispute=dispute, party=party)
+    )
+    if not stored:
+        return [], rejected
+    try:
+        with transaction.atomic():
+            dispute = _lock(dispute_id)
+            if dispute.is_finished:
+                raise StaleDispute(_("This dispute is closed; nothing more can be added."))
+            if evidence_allowance(dispute=dispute, party=party) < len(stored):
+                raise DisputeError(_("You have reached the limit of files for this dispute."))
+            rows = evidence_attach(
+                stored=stored, dispute_id=dispute.pk, uploaded_by=user, party=party, now=now
+            )
+            recorder = Recorder()
+            recorder.add(
+                dispute,
+                kind=EventKind.EVIDENCE_ADDED,
+                actor=user,
+                party=party,
+                from_state=dispute.state,
+                at=now,
+                data={"evidence": [row.pk for row in rows], "count": len(rows)},
+            )
+            recorder.flush()
+    except BaseException:
+        delete_quietly([item.name for item in stored])
+        raise
+    return rows, rejected
+
+
+def dispute_hide_evidence(
+    *, evidence_id: int, user: User, reason: str, now: datetime | None = None
+) -> bool:
+    """Staff hide an item from the parties, with a reason the timeline shows."""
+    now = now or timezone.now()
+    reason = reason.strip()
+    if not (user.is_staff and user.has_perm("evidence.hide_evidence")):
+        raise DisputeError(_("Only arbitrators can hide evidence."))
+    if not reason:
+        raise DisputeError(_("Give the reason for hiding this item."), field="reason")
+    with transaction.atomic():
+        item = Evidence.objects.select_for_update().get(pk=evidence_id)
+        dispute = _lock(item.dispute_id)
+        if not evidence_hide(evidence=item, by=user, reason=reason, now=now):
+            return False
+        recorder = Recorder()
+        recorder.add(
+            dispute,
+            kind=EventKind.EVIDENCE_HIDDEN,
+            actor=user,
+            party=Party.STAFF,
+            from_state=dispute.state,
+            at=now,
+            note=reason,
+            data={"evidence": item.pk, "name": item.original_name},
+        )
+        recorder.flush()
+    return True
+
+
 def dispute_post_message(
-    *, dispute_id: int, user: User, body: str, now: datetime | None = None
+    *,
+    dispute_id: int,
+    user: User,
+    body: str,
+    files: Sequence[Any] = (),
+    now: datetime | None = None,
 ) -> DisputeMessage:
-    """Buyer, seller or staff write in the dispute's thread while it is not finished."""
+    """Buyer, seller or staff write in the dispute's thread while it is not finished,
+    with photos or videos attached if they like."""
     now = now or timezone.now()
     body = body.strip()
     if not body:
@@ -484,25 +635,46 @@ def dispute_post_message(
         raise DisputeError(
             _("Keep the message under %(n)d characters.") % {"n": MAX_TEXT}, field="body"
         )
-    with transaction.atomic():
-        dispute = _lock(dispute_id)
-        party = dispute.party_of(user)
-        if party is None:
-            raise DisputeError(_("This dispute is not yours."))
-        if dispute.is_finished:
-            raise StaleDispute(_("This dispute is closed; no more messages can be added."))
-        message = DisputeMessage.objects.create(
-            dispute=dispute, author=user, author_party=party, body=body, created_at=now
+    stored: list[StoredFile] = []
+    rejected: list[Rejection] = []
+    if files:
+        target, party = _evidence_target(dispute_id, user)
+        stored, rejected = evidence_store(
+            files=files, allowed=evidence_allowance(dispute=target, party=party)
         )
-        recorder = Recorder()
-        recorder.add(
-            dispute,
-            kind=EventKind.MESSAGE,
-            actor=user,
-            party=party,
-            from_state=dispute.state,
-            at=now,
-            message=message,
-        )
-        recorder.flush()
+    try:
+        with transaction.atomic():
+            dispute = _lock(dispute_id)
+            party = dispute.party_of(user)
+            if party is None:
+                raise DisputeError(_("This dispute is not yours."))
+            if dispute.is_finished:
+                raise StaleDispute(_("This dispute is closed; no more messages can be added."))
+            message = DisputeMessage.objects.create(
+                dispute=dispute, author=user, author_party=party, body=body, created_at=now
+            )
+            rows = evidence_attach(
+                stored=stored,
+                dispute_id=dispute.pk,
+                uploaded_by=user,
+                party=party,
+                message_id=message.pk,
+                now=now,
+            )
+            recorder = Recorder()
+            recorder.add(
+                dispute,
+                kind=EventKind.MESSAGE,
+                actor=user,
+                party=party,
+                from_state=dispute.state,
+                at=now,
+                message=message,
+                data={"evidence": [row.pk for row in rows]} if rows else None,
+            )
+            recorder.flush()
+    except BaseException:
+        delete_quietly([item.name for item in stored])
+        raise
+    message.rejections = rejected  # files refused by name, for the page to list
     return message

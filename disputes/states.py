@@ -97,3 +97,5 @@ class EventKind(models.TextChoices):
     ESCALATED = "escalated", _("Escalated to an arbitrator")
     DEADLINE_PASSED = "deadline_passed", _("Deadline passed")
     MESSAGE = "message", _("Message")
+    EVIDENCE_ADDED = "evidence_added", _("Evidence added")
+    EVIDENCE_HIDDEN = "evidence_hidden", _("Evidence hidden by staff")

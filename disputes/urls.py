@@ -12,5 +12,16 @@ urlpatterns = [
     path("disputes/<int:pk>/propose/", views.propose, name="propose"),
     path("disputes/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
     path("disputes/<int:pk>/messages/", views.post_message, name="message"),
+    path("disputes/<int:pk>/evidence/", views.add_evidence, name="evidence_add"),
+    path(
+        "disputes/<int:pk>/evidence/<int:evidence_id>/file/",
+        views.evidence_file,
+        name="evidence_file",
+    ),
+    path(
+        "disputes/<int:pk>/evidence/<int:evidence_id>/thumbnail/",
+        views.evidence_thumbnail,
+        name="evidence_thumbnail",
+    ),
     path("seller/disputes/", views.seller_list, name="seller_list"),
 ]

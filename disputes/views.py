@@ -8,12 +8,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from disputes import services
-from disputes.forms import MessageForm, OpenDisputeForm, ProposalForm, RevisionForm
+from disputes.forms import (
+    EvidenceForm,
+    MessageForm,
+    OpenDisputeForm,
+    ProposalForm,
+    RevisionForm,
+)
 from disputes.models import Dispute
 from disputes.selectors import (
+    dispute_evidence,
     dispute_messages,
     dispute_timeline,
     disputes_for_buyer,
@@ -23,6 +31,8 @@ from disputes.selectors import (
 )
 from disputes.states import DisputeState
 from disputes.sweeps import dispute_process_deadline
+from evidence import storage as evidence_storage
+from evidence.models import Evidence
 from orders.models import OrderLine
 from orders.selectors import store_for_seller
 
@@ -57,11 +67,15 @@ def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
         return redirect("disputes:detail", existing)
     now = timezone.now()
     window = line.order.dispute_window(now=now)
-    form = OpenDisputeForm(request.POST or None, line=line)
+    form = OpenDisputeForm(request.POST or None, request.FILES or None, line=line)
     if request.method == "POST" and form.is_valid():
         try:
             dispute = services.dispute_open(
-                line=line, buyer=request.user, request=form.request, now=now
+                line=line,
+                buyer=request.user,
+                request=form.request,
+                files=form.cleaned_data["evidence"],
+                now=now,
             )
         except services.DisputeError as exc:
             form.add_error(exc.field, str(exc))
@@ -70,6 +84,7 @@ def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
                 request,
                 _("Your dispute is open. The seller has been told and must answer."),
             )
+            _report_rejections(request, dispute.rejections)
             return redirect("disputes:detail", dispute.pk)
     return render(
         request,
@@ -77,6 +92,11 @@ def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
         {"line": line, "order": line.order, "form": form, "window": window, "now": now},
         status=400 if form.is_bound and form.errors else 200,
     )
+
+
+def _report_rejections(request: HttpRequest, rejections: list) -> None:
+    for rejection in rejections:
+        messages.warning(request, _("Not added: %(why)s") % {"why": rejection})
 
 
 def _detail_context(request: HttpRequest, dispute: Dispute, **forms: Any) -> dict[str, Any]:
@@ -93,6 +113,9 @@ def _detail_context(request: HttpRequest, dispute: Dispute, **forms: Any) -> dic
         "propose_form": forms.get("propose_form")
         or (ProposalForm(initial=revision, party=party) if "propose" in actions else None),
         "message_form": forms.get("message_form") or MessageForm(),
+        "evidence_form": forms.get("evidence_form") or EvidenceForm(),
+        "evidence": list(dispute_evidence(dispute=dispute)),
+        "evidence_left": services.evidence_allowance(dispute=dispute, party=party) if party else 0,
         "now": timezone.now(),
     }
 
@@ -196,17 +219,21 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def post_message(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
-    form = MessageForm(request.POST)
+    form = MessageForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            services.dispute_post_message(
-                dispute_id=dispute.pk, user=request.user, body=form.cleaned_data["body"]
+            message = services.dispute_post_message(
+                dispute_id=dispute.pk,
+                user=request.user,
+                body=form.cleaned_data["body"],
+                files=form.cleaned_data["files"],
             )
         except services.StaleDispute as exc:
             return _conflict(request, pk, exc)
         except services.DisputeError as exc:
-            form.add_error("body", str(exc))
+            form.add_error("body" if exc.field in (None, "body") else None, str(exc))
         else:
+            _report_rejections(request, message.rejections)
             return redirect(f"{dispute.get_absolute_url()}#messages")
     return render(
         request,
@@ -248,4 +275,64 @@ def seller_list(request: HttpRequest) -> HttpResponse:
             "now": timezone.now(),
             "seller": True,
         },
+    )
+
+
+@login_required
+@require_POST
+def add_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    form = EvidenceForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            added, rejected = services.dispute_add_evidence(
+                dispute_id=dispute.pk, user=request.user, files=form.cleaned_data["files"]
+            )
+        except services.StaleDispute as exc:
+            return _conflict(request, pk, exc)
+        except services.DisputeError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if added:
+                messages.success(
+                    request,
+                    ngettext("%(n)d file added.", "%(n)d files added.", len(added))
+                    % {"n": len(added)},
+                )
+            _report_rejections(request, rejected)
+            return redirect(f"{dispute.get_absolute_url()}#evidence")
+    return render(
+        request,
+        "disputes/detail.html",
+        _detail_context(request, dispute, evidence_form=form),
+        status=400,
+    )
+
+
+def _visible_evidence(request: HttpRequest, pk: int, evidence_id: int) -> Evidence:
+    """The item, if the person may see it: a party to the dispute or staff; hidden items
+    only for staff."""
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    item = get_object_or_404(Evidence, pk=evidence_id, dispute=dispute)
+    if item.is_hidden and not request.user.is_staff:
+        raise Http404
+    return item
+
+
+@login_required
+def evidence_file(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
+    item = _visible_evidence(request, pk, evidence_id)
+    extension = item.file.name.rsplit(".", 1)[-1]
+    return evidence_storage.serve(
+        item.file.name, content_type=item.content_type, filename=f"evidence-{item.pk}.{extension}"
+    )
+
+
+@login_required
+def evidence_thumbnail(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
+    item = _visible_evidence(request, pk, evidence_id)
+    if not item.thumbnail:
+        return redirect("disputes:evidence_file", pk, evidence_id)
+    return evidence_storage.serve(
+        item.thumbnail.name, content_type="image/jpeg", filename=f"thumbnail-{item.pk}.jpg"
     )

@@ -88,3 +88,23 @@ def make_order(
     if confirmed_at is not None:
         order = order_confirm_receipt(order=order, buyer=buyer, now=confirmed_at)
     return Order.objects.get(pk=order.pk)
+
+
+def photo(name: str = "parcel.jpg", size: tuple[int, int] = (64, 48), exif: bytes = b""):
+    """A small real JPEG, as a browser would upload it."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 60, 40)).save(buffer, "JPEG", exif=exif)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
+
+
+def open_dispute(**kwargs):
+    """``dispute_open`` with a photo attached, as most reasons require."""
+    from disputes.services import dispute_open
+
+    kwargs.setdefault("files", [photo()])
+    return dispute_open(**kwargs)

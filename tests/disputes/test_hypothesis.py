@@ -30,7 +30,6 @@ from disputes.services import (
     DisputeError,
     DisputeRequest,
     dispute_accept,
-    dispute_open,
     dispute_post_message,
     dispute_propose,
     dispute_withdraw,
@@ -43,7 +42,7 @@ from disputes.states import (
     Reason,
     RequestedOutcome,
 )
-from tests.factories import StoreFactory, UserFactory, make_arbitrator, make_order
+from tests.factories import StoreFactory, UserFactory, make_arbitrator, make_order, open_dispute
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 UNIT_PRICE = Decimal("10.00")
@@ -138,7 +137,7 @@ class DisputeMachine(RuleBasedStateMachine):
             ),
             requested_amount=amount,
         )
-        dispute = dispute_open(
+        dispute = open_dispute(
             line=order.lines.get(), buyer=self.people["alice"], request=request, now=self.now
         )
         self.dispute_id = dispute.pk

@@ -80,7 +80,7 @@ def fresh_line(alice, bobs_store):
 
 
 def fresh_dispute(alice, bobs_store) -> Dispute:
-    return services.dispute_open(line=fresh_line(alice, bobs_store), buyer=alice, request=CLAIM)
+    return services.open_dispute(line=fresh_line(alice, bobs_store), buyer=alice, request=CLAIM)
 
 
 def kinds(dispute: Dispute) -> list[str]:

@@ -14,7 +14,6 @@ from disputes.services import (
     DisputeRequest,
     StaleDispute,
     dispute_accept,
-    dispute_open,
     dispute_post_message,
     dispute_propose,
     dispute_withdraw,
@@ -28,7 +27,7 @@ from disputes.states import (
     Reason,
     RequestedOutcome,
 )
-from tests.factories import DRESS_LINES, make_order
+from tests.factories import DRESS_LINES, make_order, open_dispute
 
 pytestmark = pytest.mark.django_db
 
@@ -85,12 +84,12 @@ def line(order):
 
 @pytest.fixture
 def dispute(line, alice, now):
-    return dispute_open(line=line, buyer=alice, request=ask(), now=now)
+    return open_dispute(line=line, buyer=alice, request=ask(), now=now)
 
 
 def refuse_open(line, buyer, request, now, *, field=None, match=None) -> DisputeError:
     with pytest.raises(DisputeError, match=match) as excinfo:
-        dispute_open(line=line, buyer=buyer, request=request, now=now)
+        open_dispute(line=line, buyer=buyer, request=request, now=now)
     assert excinfo.value.field == field
     assert not Dispute.objects.filter(line=line).exists()
     return excinfo.value
@@ -100,7 +99,7 @@ def refuse_open(line, buyer, request, now, *, field=None, match=None) -> Dispute
 def test_opening_starts_the_sellers_five_day_clock_with_the_buyers_request_on_the_table(
     line, alice, now
 ):
-    dispute = dispute_open(line=line, buyer=alice, request=ask(), now=now)
+    dispute = open_dispute(line=line, buyer=alice, request=ask(), now=now)
     dispute = reload(dispute)
     assert dispute.state == DisputeState.OPEN
     assert dispute.revision == 0
@@ -126,7 +125,7 @@ def test_opening_starts_the_sellers_five_day_clock_with_the_buyers_request_on_th
 
 
 def test_a_request_below_what_was_paid_is_a_partial_refund(line, alice, now):
-    dispute = dispute_open(
+    dispute = open_dispute(
         line=line, buyer=alice, request=ask(requested_amount=Decimal("7.50")), now=now
     )
     dispute = reload(dispute)
@@ -137,14 +136,14 @@ def test_a_request_below_what_was_paid_is_a_partial_refund(line, alice, now):
 
 def test_a_return_is_on_the_table_when_the_buyer_asks_for_one(line, alice, now):
     request = ask(requested_outcome=RequestedOutcome.RETURN_AND_REFUND)
-    dispute = reload(dispute_open(line=line, buyer=alice, request=request, now=now))
+    dispute = reload(open_dispute(line=line, buyer=alice, request=request, now=now))
     assert dispute.proposal_type == OutcomeType.RETURN_AND_REFUND
     assert dispute.proposal_amount == CAP
 
 
 def test_a_parcel_that_never_came_is_a_full_refund_request(line, alice, now):
     request = ask(received=False, reason=Reason.NOT_RECEIVED)
-    dispute = reload(dispute_open(line=line, buyer=alice, request=request, now=now))
+    dispute = reload(open_dispute(line=line, buyer=alice, request=request, now=now))
     assert dispute.received is False
     assert dispute.proposal_type == OutcomeType.FULL_REFUND
     assert dispute.amount_cap == CAP
@@ -152,7 +151,7 @@ def test_a_parcel_that_never_came_is_a_full_refund_request(line, alice, now):
 
 def test_the_description_is_stored_without_surrounding_whitespace(line, alice, now):
     request = ask(description="   The zip broke at once.  \n")
-    dispute = reload(dispute_open(line=line, buyer=alice, request=request, now=now))
+    dispute = reload(open_dispute(line=line, buyer=alice, request=request, now=now))
     assert dispute.description == "The zip broke at once."
 
 
@@ -190,7 +189,7 @@ def test_a_completed_order_can_be_disputed_until_the_last_second_of_its_fifteen_
     in_time = make_order(
         buyer=alice, store=bobs_store, shipped_at=now - timedelta(days=30), confirmed_at=confirmed
     )
-    dispute = dispute_open(line=in_time.lines.get(), buyer=alice, request=ask(), now=ends - SECOND)
+    dispute = open_dispute(line=in_time.lines.get(), buyer=alice, request=ask(), now=ends - SECOND)
     assert reload(dispute).state == DisputeState.OPEN
 
 
@@ -200,13 +199,13 @@ def test_protection_ran_out_but_not_swept_yet_still_leaves_fifteen_days(alice, b
     )
     ends = order.protection_ends_at + timedelta(days=15)
     refuse_open(order.lines.get(), alice, ask(), ends, match="window closed")
-    dispute = dispute_open(line=order.lines.get(), buyer=alice, request=ask(), now=ends - SECOND)
+    dispute = open_dispute(line=order.lines.get(), buyer=alice, request=ask(), now=ends - SECOND)
     assert reload(dispute).state == DisputeState.OPEN
 
 
 def test_a_line_can_be_disputed_only_once_while_its_dispute_runs(dispute, line, alice, now):
     with pytest.raises(DisputeError, match="only once") as excinfo:
-        dispute_open(line=line, buyer=alice, request=ask(), now=now + HOUR)
+        open_dispute(line=line, buyer=alice, request=ask(), now=now + HOUR)
     assert excinfo.value.field is None
     assert Dispute.objects.count() == 1
     assert kinds(dispute) == [EventKind.OPENED]
@@ -215,7 +214,7 @@ def test_a_line_can_be_disputed_only_once_while_its_dispute_runs(dispute, line, 
 def test_a_withdrawn_line_can_never_be_disputed_again(dispute, line, alice, now):
     dispute_withdraw(dispute_id=dispute.pk, user=alice, now=now + HOUR)
     with pytest.raises(DisputeError, match="only once"):
-        dispute_open(line=line, buyer=alice, request=ask(), now=now + 2 * HOUR)
+        open_dispute(line=line, buyer=alice, request=ask(), now=now + 2 * HOUR)
     assert Dispute.objects.count() == 1
     assert reload(dispute).state == DisputeState.WITHDRAWN
 
@@ -223,7 +222,7 @@ def test_a_withdrawn_line_can_never_be_disputed_again(dispute, line, alice, now)
 def test_a_resolved_line_can_never_be_disputed_again(dispute, line, alice, bob, now):
     dispute_accept(dispute_id=dispute.pk, user=bob, now=now + HOUR)
     with pytest.raises(DisputeError, match="only once"):
-        dispute_open(line=line, buyer=alice, request=ask(), now=now + 2 * HOUR)
+        open_dispute(line=line, buyer=alice, request=ask(), now=now + 2 * HOUR)
     assert Dispute.objects.count() == 1
 
 
@@ -233,8 +232,8 @@ def test_the_other_line_of_the_same_order_can_still_be_disputed(alice, bobs_stor
     )
     red, blue = order.lines.order_by("id")
     request = ask(quantity=1, requested_amount=Decimal("45.00"))
-    first = dispute_open(line=red, buyer=alice, request=request, now=now)
-    second = dispute_open(line=blue, buyer=alice, request=request, now=now)
+    first = open_dispute(line=red, buyer=alice, request=request, now=now)
+    second = open_dispute(line=blue, buyer=alice, request=request, now=now)
     assert {first.line_id, second.line_id} == {red.pk, blue.pk}
 
 
@@ -257,7 +256,7 @@ def test_amounts_up_to_what_was_paid_for_the_disputed_quantity_are_accepted(
     quantity, amount, proposal, line, alice, now
 ):
     request = ask(quantity=quantity, requested_amount=amount)
-    dispute = reload(dispute_open(line=line, buyer=alice, request=request, now=now))
+    dispute = reload(open_dispute(line=line, buyer=alice, request=request, now=now))
     assert dispute.amount_cap == Decimal("10.00") * quantity
     assert (dispute.proposal_type, dispute.proposal_amount) == (proposal, amount)
 
@@ -319,7 +318,7 @@ def test_a_description_in_cyrillic_is_refused_naming_the_letters(line, alice, no
 def test_the_latin_rule_can_be_switched_off(line, alice, now, settings):
     settings.PORTAL_REQUIRE_LATIN_DESCRIPTION = False
     request = ask(description="Сумка пришла порванная")
-    dispute = reload(dispute_open(line=line, buyer=alice, request=request, now=now))
+    dispute = reload(open_dispute(line=line, buyer=alice, request=request, now=now))
     assert dispute.description == "Сумка пришла порванная"
 
 
@@ -331,7 +330,7 @@ def test_a_description_of_fewer_than_ten_characters_is_refused(description, line
 
 
 def test_ten_characters_are_enough(line, alice, now):
-    dispute = dispute_open(line=line, buyer=alice, request=ask(description="Torn bags!"), now=now)
+    dispute = open_dispute(line=line, buyer=alice, request=ask(description="Torn bags!"), now=now)
     assert reload(dispute).description == "Torn bags!"
 
 
@@ -486,7 +485,7 @@ def test_seller_accepts_the_buyers_request_as_it_stands(dispute, alice, bob, now
 
 def test_seller_accepts_a_partial_request_for_the_amount_asked(line, alice, bob, now):
     request = ask(requested_amount=Decimal("6.00"))
-    dispute = dispute_open(line=line, buyer=alice, request=request, now=now)
+    dispute = open_dispute(line=line, buyer=alice, request=request, now=now)
     dispute_accept(dispute_id=dispute.pk, user=bob, now=now + HOUR)
     dispute = reload(dispute)
     assert (dispute.outcome_type, dispute.outcome_amount) == (
@@ -740,7 +739,7 @@ def test_a_buyers_partial_counter_is_above_zero_and_within_what_was_paid(
 
 def test_nothing_can_be_returned_from_a_parcel_that_never_came(line, alice, bob, now):
     request = ask(received=False, reason=Reason.NOT_RECEIVED)
-    dispute = dispute_open(line=line, buyer=alice, request=request, now=now)
+    dispute = open_dispute(line=line, buyer=alice, request=request, now=now)
     seller_proposes(dispute, bob, now + HOUR)
     refuse_proposal(
         reload(dispute), alice, now, field="outcome", outcome=OutcomeType.RETURN_AND_REFUND
@@ -880,7 +879,7 @@ def test_opening_mails_the_buyer_and_the_seller_once_each_with_the_clock(
     line, alice, bob, now, mailoutbox, django_capture_on_commit_callbacks
 ):
     with time_machine.travel(now, tick=False), django_capture_on_commit_callbacks(execute=True):
-        dispute = dispute_open(line=line, buyer=alice, request=ask(), now=now)
+        dispute = open_dispute(line=line, buyer=alice, request=ask(), now=now)
     assert sorted(m.to[0] for m in mailoutbox) == sorted([alice.email, bob.email])
     for mail in mailoutbox:
         assert f"Dispute #{dispute.pk}" in mail.subject
@@ -895,7 +894,7 @@ def test_nothing_is_mailed_before_the_commit(
     line, alice, now, mailoutbox, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        dispute_open(line=line, buyer=alice, request=ask(), now=now)
+        open_dispute(line=line, buyer=alice, request=ask(), now=now)
     assert mailoutbox == []
     assert callbacks
 
@@ -975,6 +974,6 @@ def test_amounts_below_a_cent_are_refused_not_rounded(amount, alice, bobs_store,
         requested_amount=Decimal(amount),
     )
     with pytest.raises(DisputeError, match="two decimals") as refused:
-        dispute_open(line=order.lines.first(), buyer=alice, request=request, now=now)
+        open_dispute(line=order.lines.first(), buyer=alice, request=request, now=now)
     assert refused.value.field == "requested_amount"
     assert not Dispute.objects.exists()

@@ -13,7 +13,6 @@ from disputes.services import (
     DeadlinePassed,
     DisputeRequest,
     dispute_accept,
-    dispute_open,
     dispute_propose,
 )
 from disputes.states import DeadlineKind, DisputeState, EventKind, OutcomeType, Party
@@ -21,7 +20,7 @@ from disputes.sweeps import dispute_process_deadline, disputes_stalled, disputes
 from orders.models import Order
 from orders.services import orders_complete_expired
 from orders.states import CompletionReason, OrderState
-from tests.factories import DRESS_LINES, make_order
+from tests.factories import DRESS_LINES, make_order, open_dispute
 
 pytestmark = pytest.mark.django_db
 SECOND = timedelta(seconds=1)
@@ -43,7 +42,7 @@ def opened(alice, bobs_store, now):
     order = make_order(
         buyer=alice, store=bobs_store, lines=DRESS_LINES, shipped_at=now - timedelta(days=3)
     )
-    return dispute_open(line=order.lines.first(), buyer=alice, request=request("30.00"), now=now)
+    return open_dispute(line=order.lines.first(), buyer=alice, request=request("30.00"), now=now)
 
 
 @pytest.fixture
@@ -169,7 +168,7 @@ def test_a_sweep_after_a_day_of_downtime_catches_everything_up(alice, bobs_store
     for i in range(6):
         order = make_order(buyer=alice, store=bobs_store, shipped_at=now - timedelta(days=3))
         disputes.append(
-            dispute_open(
+            open_dispute(
                 line=order.lines.get(),
                 buyer=alice,
                 request=request("5.00"),
@@ -187,7 +186,7 @@ def test_the_oldest_deadline_goes_first(alice, bobs_store, now):
     for hours in (5, 1, 3):
         order = make_order(buyer=alice, store=bobs_store, shipped_at=now - timedelta(days=3))
         ids.append(
-            dispute_open(
+            open_dispute(
                 line=order.lines.get(),
                 buyer=alice,
                 request=request("5.00"),
@@ -201,7 +200,7 @@ def test_the_oldest_deadline_goes_first(alice, bobs_store, now):
 
 def test_a_failing_row_is_pushed_aside_and_the_rest_move(opened, alice, bobs_store, now):
     order = make_order(buyer=alice, store=bobs_store, shipped_at=now - timedelta(days=3))
-    good = dispute_open(line=order.lines.get(), buyer=alice, request=request("5.00"), now=now)
+    good = open_dispute(line=order.lines.get(), buyer=alice, request=request("5.00"), now=now)
     # Corrupt one row: a negotiation clock on a dispute nobody answered.
     Dispute.objects.filter(pk=opened.pk).update(deadline_kind=DeadlineKind.NEGOTIATION)
     later = now + timedelta(days=6)

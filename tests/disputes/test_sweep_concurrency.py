@@ -9,11 +9,11 @@ from django.db import connection
 from django.db.models import Count
 
 from disputes.models import Dispute, DisputeEvent
-from disputes.services import DisputeRequest, StaleDispute, dispute_accept, dispute_open
+from disputes.services import DisputeRequest, StaleDispute, dispute_accept
 from disputes.states import DisputeState, EventKind, Party
 from disputes.sweeps import disputes_sweep_due
 from tests.disputes.bulk import overdue_disputes
-from tests.factories import make_order
+from tests.factories import make_order, open_dispute
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -70,7 +70,7 @@ def test_seller_accepting_as_the_sweep_takes_the_dispute_leaves_one_outcome(
     winners = {"seller": 0, "deadline": 0}
     for round_ in range(50):
         order = make_order(buyer=alice, store=bobs_store, shipped_at=now - timedelta(days=2))
-        dispute = dispute_open(
+        dispute = open_dispute(
             line=order.lines.get(),
             buyer=alice,
             request=DisputeRequest(

@@ -28,7 +28,7 @@ from disputes.states import (
 )
 from orders.services import LineSpec
 from orders.templatetags.clocks import absolute
-from tests.factories import DRESS_LINES, make_order
+from tests.factories import DRESS_LINES, make_order, open_dispute, photo
 
 pytestmark = pytest.mark.django_db
 
@@ -52,9 +52,10 @@ def claim(**changes: Any) -> DisputeRequest:
     return DisputeRequest(**fields)
 
 
-def open_form(**changes: str) -> dict[str, str]:
-    """The questionnaire as the browser posts it."""
+def open_form(**changes) -> dict:
+    """The questionnaire as the browser posts it, with a photo of the problem."""
     data = {
+        "evidence": photo(),
         "received": "yes",
         "reason": "not_as_described",
         "description": DESCRIPTION,
@@ -168,7 +169,7 @@ def blue(order):
 @pytest.fixture
 def dispute(red, alice):
     """Open: Alice asks for a full refund of the red dress; Bob has not answered."""
-    return services.dispute_open(line=red, buyer=alice, request=claim())
+    return open_dispute(line=red, buyer=alice, request=claim())
 
 
 @pytest.fixture
@@ -408,14 +409,14 @@ def test_seller_list_puts_the_nearest_deadline_first_and_filters_by_state(
     earlier = make_order(
         buyer=carol, store=bobs_store, shipped_at=timezone.now() - timedelta(days=5)
     )
-    older = services.dispute_open(
+    older = open_dispute(
         line=earlier.lines.get(),
         buyer=carol,
         request=claim(quantity=2, requested_amount=Decimal("20.00")),
         now=timezone.now() - timedelta(days=1),
     )
     third = make_order(buyer=alice, store=bobs_store, shipped_at=timezone.now())
-    settled = services.dispute_open(
+    settled = open_dispute(
         line=third.lines.get(),
         buyer=alice,
         request=claim(quantity=2, requested_amount=Decimal("5.00")),
@@ -988,7 +989,7 @@ def test_a_refused_proposal_keeps_what_was_typed(client_for, dispute):
 
 # --- query counts ---------------------------------------------------------------------------------
 # The same bound for one row and for fifty: a page whose count grows with its rows fails.
-DETAIL_QUERIES = 6
+DETAIL_QUERIES = 8
 SELLER_LIST_QUERIES = 6
 BUYER_LIST_QUERIES = 4
 MY_ORDERS_QUERIES = 7
@@ -1014,7 +1015,12 @@ def test_detail_queries_do_not_grow_with_messages_and_events(
             outcome=OutcomeType.PARTIAL_REFUND,
             amount=Decimal(10 + i),
         )
+    for who in (bob, sam):
+        services.dispute_add_evidence(
+            dispute_id=dispute.pk, user=who, files=[photo(f"p{i}.jpg") for i in range(5)]
+        )
     assert dispute.messages.count() == 50 and dispute.events.count() >= 50
+    assert dispute.evidence.count() == 11
     with django_assert_max_num_queries(DETAIL_QUERIES):
         response = client.get(dispute.get_absolute_url())
     assert response.status_code == 200
@@ -1034,7 +1040,7 @@ def _disputed_orders(*, buyers, store, orders: int, lines_per_order: int) -> lis
         )
         for line in order.lines.all():
             made.append(
-                services.dispute_open(
+                open_dispute(
                     line=line, buyer=buyer, request=claim(requested_amount=Decimal("12.50"))
                 )
             )
