@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from disputes.models import Dispute, DisputeEvent, DisputeMessage, Notification
+from disputes.services import dispute_hide_evidence
+from evidence.models import Evidence
 
 
 class ClockFilter(admin.SimpleListFilter):
@@ -143,3 +145,37 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(admin.ModelAdmin):
+    """Evidence is never edited or deleted. An arbitrator may hide an item by writing the
+    reason, which the parties see and the timeline records."""
+
+    list_display = ["id", "dispute", "party", "kind", "original_name", "created_at", "hidden_at"]
+    list_filter = ["kind", "party", ("hidden_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["dispute"]
+    search_fields = ["original_name", "received_sha256", "dispute__order__number"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [field.name for field in self.model._meta.fields]
+        if obj is not None and obj.hidden_at is None and self._may_hide(request):
+            fields.remove("hidden_reason")
+        return fields
+
+    def _may_hide(self, request) -> bool:
+        return request.user.has_perm("evidence.hide_evidence")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._may_hide(request)
+
+    def save_model(self, request, obj, form, change) -> None:
+        reason = form.cleaned_data.get("hidden_reason", "").strip()
+        if reason:
+            dispute_hide_evidence(evidence_id=obj.pk, user=request.user, reason=reason)

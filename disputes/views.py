@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from disputes import services
 from disputes.forms import (
@@ -320,6 +320,7 @@ def _visible_evidence(request: HttpRequest, pk: int, evidence_id: int) -> Eviden
 
 
 @login_required
+@require_safe
 def evidence_file(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
     item = _visible_evidence(request, pk, evidence_id)
     extension = item.file.name.rsplit(".", 1)[-1]
@@ -329,6 +330,7 @@ def evidence_file(request: HttpRequest, pk: int, evidence_id: int) -> HttpRespon
 
 
 @login_required
+@require_safe
 def evidence_thumbnail(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
     item = _visible_evidence(request, pk, evidence_id)
     if not item.thumbnail:

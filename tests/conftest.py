@@ -168,3 +168,9 @@ def screenshots_dir():
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    """Every test stores its files in a folder of its own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
