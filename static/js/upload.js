@@ -59,11 +59,13 @@
       if (bar && e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
     });
     xhr.addEventListener("load", function () {
-      if (xhr.status < 300 && xhr.responseURL && xhr.responseURL !== (form.action || "")) {
-        window.location.assign(xhr.responseURL);
-      } else {
-        document.open(); document.write(xhr.responseText); document.close();
+      // Show the page the server answered with (it carries the messages: what was added,
+      // what was refused and why), at the address it was served from.
+      var html = xhr.responseText;
+      if (xhr.responseURL && window.history && window.history.replaceState) {
+        window.history.replaceState(null, "", xhr.responseURL);
       }
+      document.open(); document.write(html); document.close();
     });
     xhr.addEventListener("error", function () {
       if (button) button.removeAttribute("aria-busy");

@@ -5,14 +5,17 @@ Loads once: run again, it only prints the logins.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
 from accounts.roles import ARBITRATORS, ensure_role_groups
 from disputes.services import DisputeRequest, dispute_open
@@ -36,6 +39,18 @@ PEOPLE = [
     ("dave", "Dave", "Okafor", "another seller, owns Dave's Gadgets"),
     ("sam", "Sam", "Rivera", "staff arbitrator (Django admin at /admin/)"),
 ]
+
+
+def _demo_photo(name: str) -> SimpleUploadedFile:
+    """A drawn stand-in for a buyer's photo of the problem."""
+    image = Image.new("RGB", (640, 480), (238, 232, 220))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((120, 80, 520, 420), fill=(250, 246, 236), outline=(120, 110, 100), width=4)
+    draw.line((300, 80, 360, 260), fill=(90, 20, 20), width=6)  # the tear
+    draw.ellipse((380, 300, 450, 350), fill=(170, 150, 110))  # the stain
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
 
 
 class Command(BaseCommand):
@@ -221,6 +236,7 @@ class Command(BaseCommand):
                 requested_outcome=RequestedOutcome.REFUND_ONLY,
                 requested_amount=Decimal("52.00"),
             ),
+            files=[_demo_photo("torn-sleeve.jpg")],
             now=now - timedelta(days=2),
         )
         make(
