@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from disputes.models import Dispute, DisputeEvent, DisputeMessage, Notification
 from disputes.services import dispute_hide_evidence
 from evidence.models import Evidence
+from orders.admin import RecordAdmin
 
 
 class ClockFilter(admin.SimpleListFilter):
@@ -68,7 +69,7 @@ class MessageInline(ReadOnlyInline):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(RecordAdmin):
     """Every dispute, read-only: the state moves only through services (arbitration later)."""
 
     list_display = [
@@ -89,18 +90,9 @@ class DisputeAdmin(admin.ModelAdmin):
     date_hierarchy = "opened_at"
     inlines = [EventInline, MessageInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(DisputeEvent)
-class DisputeEventAdmin(admin.ModelAdmin):
+class DisputeEventAdmin(RecordAdmin):
     list_display = [
         "created_at",
         "dispute",
@@ -115,33 +107,18 @@ class DisputeEventAdmin(admin.ModelAdmin):
     list_select_related = ["dispute", "actor"]
     search_fields = ["dispute__order__number", "note"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
     def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(RecordAdmin):
     """The outbox: unsent rows older than a minute or two mean mail is not going out."""
 
     list_display = ["created_at", "recipient", "event", "sent_at", "attempts", "last_error"]
     list_filter = [("sent_at", admin.EmptyFieldListFilter)]
     list_select_related = ["recipient", "event"]
     search_fields = ["recipient__username", "recipient__email"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

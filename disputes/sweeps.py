@@ -29,8 +29,6 @@ from disputes.states import DeadlineKind, DisputeState, EventKind, Party
 
 logger = logging.getLogger(__name__)
 
-PUSH_ASIDE_BASE = timedelta(minutes=5)
-PUSH_ASIDE_MAX = timedelta(hours=6)
 
 # The columns a clock's transitions may change: written back for a whole batch at once.
 CLOCK_FIELDS = (
@@ -143,18 +141,6 @@ def dispute_process_deadline(*, dispute_id: int, now: datetime | None = None) ->
     return True
 
 
-def _push_aside(dispute_id: int, error: Exception, now: datetime) -> None:
-    failures = Dispute.objects.filter(pk=dispute_id).values_list("sweep_failures", flat=True)
-    count = (failures.first() or 0) + 1
-    wait = min(PUSH_ASIDE_BASE * 2 ** (count - 1), PUSH_ASIDE_MAX)
-    Dispute.objects.filter(pk=dispute_id).update(
-        sweep_failures=count,
-        sweep_error=f"{type(error).__name__}: {error}"[:2000],
-        sweep_retry_at=now + wait,
-    )
-    logger.error("dispute %s pushed aside by the sweep (%s failures): %s", dispute_id, count, error)
-
-
 def _write_batch(rows: list[Dispute], expected: dict[int, str]) -> None:
     """Write the batch's transitions in one statement, each row guarded by the state it was
     read in (the same guard as ``ConcurrentTransitionMixin``, for a set of rows)::
@@ -235,7 +221,7 @@ def _sweep_batch(*, now: datetime, batch_size: int) -> tuple[int, int]:
         try:
             moved += dispute_process_deadline(dispute_id=dispute_id, now=now)
         except Exception as exc:
-            _push_aside(dispute_id, exc, now)
+            Dispute.push_aside(dispute_id, exc, now)
             failed += 1
     return moved, failed
 

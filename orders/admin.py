@@ -3,6 +3,19 @@ from django.contrib import admin
 from orders.models import Order, OrderLine, Store
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """Records that only services write: staff read them, never add, edit or delete."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "created_at"]
@@ -25,7 +38,7 @@ class OrderLineInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(RecordAdmin):
     """Orders are records pushed in by the marketplace: staff read them, never edit them."""
 
     list_display = [
@@ -44,12 +57,3 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "placed_at"
     list_select_related = ["buyer", "store"]
     inlines = [OrderLineInline]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

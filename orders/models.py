@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from disputes import deadlines
 from orders.payment import PaymentMethod
 from orders.states import CompletionReason, OrderState
+
+logger = logging.getLogger(__name__)
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -58,6 +61,30 @@ class SweepBookkeeping(models.Model):
 
     class Meta:
         abstract = True
+
+    PUSH_ASIDE_FIRST = timedelta(minutes=5)
+    PUSH_ASIDE_LONGEST = timedelta(hours=6)
+
+    @classmethod
+    def push_aside(cls, pk: int, error: Exception, now: datetime) -> int:
+        """Note the failure and when to try the row again (doubling waits, 6 hours at most).
+        Returns how many times it has failed."""
+        failures = cls.objects.filter(pk=pk).values_list("sweep_failures", flat=True).first()
+        count = (failures or 0) + 1
+        wait = min(cls.PUSH_ASIDE_FIRST * 2 ** (count - 1), cls.PUSH_ASIDE_LONGEST)
+        cls.objects.filter(pk=pk).update(
+            sweep_failures=count,
+            sweep_error=f"{type(error).__name__}: {error}"[:2000],
+            sweep_retry_at=now + wait,
+        )
+        logger.error(
+            "%s %s pushed aside by the sweep (%s failures): %s",
+            cls._meta.model_name,
+            pk,
+            count,
+            error,
+        )
+        return count
 
 
 class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):

@@ -6,7 +6,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -185,17 +185,6 @@ def order_complete_expired(*, order_id: int, now: datetime) -> bool:
     return True
 
 
-def _push_aside(order_id: int, error: Exception, now: datetime) -> None:
-    failures = Order.objects.filter(pk=order_id).values_list("sweep_failures", flat=True)
-    count = (failures.first() or 0) + 1
-    Order.objects.filter(pk=order_id).update(
-        sweep_failures=count,
-        sweep_error=f"{type(error).__name__}: {error}"[:2000],
-        sweep_retry_at=now + min(timedelta(minutes=5) * 2 ** (count - 1), timedelta(hours=6)),
-    )
-    logger.error("order %s pushed aside by the sweep (%s failures): %s", order_id, count, error)
-
-
 def orders_complete_expired(*, now: datetime | None = None, limit: int = 500) -> int:
     """Complete every order whose protection ended, oldest first; returns how many.
 
@@ -214,7 +203,7 @@ def orders_complete_expired(*, now: datetime | None = None, limit: int = 500) ->
             try:
                 moved = order_complete_expired(order_id=order_id, now=now)
             except Exception as exc:
-                _push_aside(order_id, exc, now)
+                Order.push_aside(order_id, exc, now)
                 progress += 1
                 continue
             done += moved

@@ -25,7 +25,7 @@ from disputes import services
 from disputes.models import Dispute, DisputeEvent
 from disputes.services import DisputeError, DisputeRequest, StaleDispute
 from disputes.states import DisputeState, EventKind, OutcomeType, Party, Reason, RequestedOutcome
-from tests.factories import make_order
+from tests.factories import make_order, open_dispute
 
 pytestmark = [
     pytest.mark.postgres,
@@ -80,7 +80,7 @@ def fresh_line(alice, bobs_store):
 
 
 def fresh_dispute(alice, bobs_store) -> Dispute:
-    return services.open_dispute(line=fresh_line(alice, bobs_store), buyer=alice, request=CLAIM)
+    return open_dispute(line=fresh_line(alice, bobs_store), buyer=alice, request=CLAIM)
 
 
 def kinds(dispute: Dispute) -> list[str]:
@@ -143,8 +143,8 @@ def test_two_openings_of_the_same_line_make_one_dispute(alice, bobs_store):
     for _ in range(ROUNDS):
         line = fresh_line(alice, bobs_store)
         results = race(
-            partial(services.dispute_open, line=line, buyer=alice, request=CLAIM),
-            partial(services.dispute_open, line=line, buyer=alice, request=CLAIM),
+            partial(open_dispute, line=line, buyer=alice, request=CLAIM),
+            partial(open_dispute, line=line, buyer=alice, request=CLAIM),
         )
         won = [result for ok, result in results if ok]
         lost = [result for ok, result in results if not ok]

@@ -5,6 +5,7 @@ import os
 
 import pytest
 from django.core.management import call_command
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from disputes.models import Dispute
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_dispute_one_dress_negotiate_and_agree(
-    live_server, page: Page, browser: Browser, screenshots_dir
+    live_server, page: Page, browser: Browser, screenshots_dir, tmp_path
 ):
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     order = Order.objects.get(buyer__username="alice", lines__colour="Red")
@@ -40,6 +41,9 @@ def test_dispute_one_dress_negotiate_and_agree(
     )
     page.get_by_label("Partial refund").check()
     page.get_by_label("Amount you ask for").fill("30.00")
+    photo = tmp_path / "orange-dress.jpg"
+    Image.new("RGB", (640, 480), (235, 120, 30)).save(photo, "JPEG")
+    page.locator("input[name=evidence]").set_input_files([str(photo)])
     page.get_by_role("button", name="Open the dispute").click()
     expect(page.get_by_text("Your dispute is open")).to_be_visible()
     expect(page.locator("#clock")).to_contain_text("The seller has")
