@@ -237,6 +237,10 @@ PORTAL_EVIDENCE_MAX_VIDEO_BYTES = env.int("PORTAL_EVIDENCE_MAX_VIDEO_MB", defaul
 PORTAL_EVIDENCE_MAX_FILES_PER_PARTY = env.int("PORTAL_EVIDENCE_MAX_FILES", default=10)
 # Pillow refuses images above this many pixels (a decompression bomb), as an error.
 PORTAL_EVIDENCE_MAX_PIXELS = env.int("PORTAL_EVIDENCE_MAX_PIXELS", default=40_000_000)
+# Refunds: the gateway adapter, and how often a failing refund is tried before staff look.
+PORTAL_REFUND_GATEWAY = env.str("PORTAL_REFUND_GATEWAY", default="refunds.gateway.SimulatedGateway")
+PORTAL_SIMULATED_GATEWAY_MODE = env.str("PORTAL_SIMULATED_GATEWAY_MODE", default="ok")
+PORTAL_REFUND_MAX_ATTEMPTS = env.int("PORTAL_REFUND_MAX_ATTEMPTS", default=5)
 # How many overdue items one sweep call handles before it returns.
 PORTAL_SWEEP_BATCH_SIZE = env.int("PORTAL_SWEEP_BATCH_SIZE", default=500)
 
