@@ -31,7 +31,7 @@ run: $(VENV)/.installed
 	@echo "  The portal: http://127.0.0.1:$(PORTAL_PORT)/   (staff: http://127.0.0.1:$(PORTAL_PORT)/admin/)"
 	@echo "  Mail it sends is written to var/mail/. Ctrl-C stops the web server, worker and scheduler."
 	@echo
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=1 PORTAL_PORT=$(PORTAL_PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=1 PORTAL_PORT=$(PORTAL_PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORTAL_PORT)} $(VENV)/bin/honcho -f Procfile.dev start
 
 test: $(VENV)/.installed-dev lint
 	$(PY) -m pytest $(PYTEST_ARGS)

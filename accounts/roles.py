@@ -17,11 +17,12 @@ ARBITRATOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_dispute",
         "view_disputeevent",
         "view_disputemessage",
+        "view_notification",
         "add_disputemessage",
         "rule_dispute",
     ),
     "evidence": ("view_evidence", "hide_evidence"),
-    "refunds": ("view_refund",),
+    "refunds": ("view_refund", "view_gatewaycall"),
 }
 
 

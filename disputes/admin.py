@@ -2,7 +2,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import admin
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from disputes.models import Dispute, DisputeEvent, DisputeMessage, Notification
@@ -134,11 +136,35 @@ class EvidenceAdmin(admin.ModelAdmin):
     list_select_related = ["dispute"]
     search_fields = ["original_name", "received_sha256", "dispute__order__number"]
 
+    exclude = ["file", "thumbnail"]
+
     def get_readonly_fields(self, request, obj=None):
-        fields = [field.name for field in self.model._meta.fields]
+        fields = [
+            field.name
+            for field in self.model._meta.fields
+            if field.name not in ("file", "thumbnail")
+        ] + ["view"]
         if obj is not None and obj.hidden_at is None and self._may_hide(request):
             fields.remove("hidden_reason")
         return fields
+
+    @admin.display(description=_("file"))
+    def view(self, obj) -> str:
+        """The file through the checked view (files are never served from a public URL)."""
+        if obj is None or obj.pk is None:
+            return "-"
+        url = reverse("disputes:evidence_file", args=[obj.dispute_id, obj.pk])
+        if obj.kind == "photo":
+            thumb = reverse("disputes:evidence_thumbnail", args=[obj.dispute_id, obj.pk])
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="" '
+                'style="max-width:320px;max-height:240px"></a>',
+                url,
+                thumb,
+            )
+        return format_html(
+            '<video controls preload="metadata" src="{}" style="max-width:480px"></video>', url
+        )
 
     def _may_hide(self, request) -> bool:
         return request.user.has_perm("evidence.hide_evidence")

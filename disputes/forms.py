@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from disputes.services import DisputeError, DisputeRequest, check_request, evidence_required
+from disputes.services import DisputeRequest, evidence_required, request_problems
 from disputes.states import BUYER_PROPOSALS, SELLER_PROPOSALS, OutcomeType, Party, Reason
 from disputes.states import RequestedOutcome as Wanted
 from orders.models import OrderLine
@@ -54,7 +54,7 @@ class OpenDisputeForm(forms.Form):
         label=_("Refund"), choices=FULL_PARTIAL, widget=forms.RadioSelect, initial="full"
     )
     evidence = EvidenceField(
-        label=_("3. Photos and videos (an unpacking video is the best proof)"),
+        label=_("Photos and videos (an unpacking video is the best proof)"),
         help_text=_(
             "Required unless the parcel never arrived. JPEG, PNG, WebP up to 15 MB; "
             "MP4, MOV, WebM up to 200 MB; up to 10 files."
@@ -103,10 +103,8 @@ class OpenDisputeForm(forms.Form):
             requested_outcome=data["requested_outcome"],
             requested_amount=data["requested_amount"],
         )
-        try:
-            check_request(line=self.line, request=self.request)
-        except DisputeError as exc:
-            self.add_error(exc.field, str(exc))
+        for problem in request_problems(line=self.line, request=self.request):
+            self.add_error(problem.field, str(problem))
         if evidence_required(data["reason"]) and not data.get("evidence"):
             self.add_error("evidence", _("Add at least one photo or video that shows the problem."))
         return data
@@ -129,7 +127,7 @@ class ProposalForm(RevisionForm):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
     note = forms.CharField(
-        label=_("Explain (required for a rejection)"),
+        label=_("Explain"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000}),
     )
@@ -137,6 +135,8 @@ class ProposalForm(RevisionForm):
     def __init__(self, *args: Any, party: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         allowed = SELLER_PROPOSALS if party == Party.SELLER else BUYER_PROPOSALS
+        if party == Party.SELLER:
+            self.fields["note"].label = _("Explain (required for a rejection)")
         self.fields["outcome"].choices = [
             (value, label) for value, label in OutcomeType.choices if value in allowed
         ]

@@ -80,55 +80,60 @@ class DisputeRequest:
     requested_amount: Decimal
 
 
-def check_request(*, line: OrderLine, request: DisputeRequest) -> None:
-    """The rules of the questionnaire, shared by the form and the service."""
+def request_problems(*, line: OrderLine, request: DisputeRequest) -> list[DisputeError]:
+    """Everything wrong with the questionnaire at once, one error per field at most."""
+    problems: dict[str, DisputeError] = {}
+
+    def problem(field: str, message: str) -> None:
+        problems.setdefault(field, DisputeError(message, field=field))
+
     if not request.received and request.reason != Reason.NOT_RECEIVED:
-        raise DisputeError(
+        problem(
+            "reason",
             _("You said the parcel did not arrive: choose “I did not receive the parcel”."),
-            field="reason",
         )
     if request.received and request.reason == Reason.NOT_RECEIVED:
-        raise DisputeError(
-            _("You said the parcel arrived: choose what is wrong with it."), field="reason"
-        )
+        problem("reason", _("You said the parcel arrived: choose what is wrong with it."))
     if not request.received and request.requested_outcome == RequestedOutcome.RETURN_AND_REFUND:
-        raise DisputeError(
+        problem(
+            "requested_outcome",
             _("Nothing can be returned if the parcel never arrived: choose a refund only."),
-            field="requested_outcome",
         )
-    if not 1 <= request.quantity <= line.quantity:
-        raise DisputeError(
-            _("Choose between 1 and %(n)d items.") % {"n": line.quantity}, field="quantity"
-        )
+    quantity_ok = 1 <= request.quantity <= line.quantity
+    if not quantity_ok:
+        problem("quantity", _("Choose between 1 and %(n)d items.") % {"n": line.quantity})
     description = request.description.strip()
     if len(description) < 10:
-        raise DisputeError(
-            _("Describe the problem in a few words (at least 10 characters)."),
-            field="description",
-        )
+        problem("description", _("Describe the problem in a few words (at least 10 characters)."))
     if len(description) > MAX_TEXT:
-        raise DisputeError(
-            _("Keep the description under %(n)d characters.") % {"n": MAX_TEXT},
-            field="description",
-        )
+        problem("description", _("Keep the description under %(n)d characters.") % {"n": MAX_TEXT})
     if settings.PORTAL_REQUIRE_LATIN_DESCRIPTION:
         try:
             validate_latin_script(description)
         except ValidationError as exc:
-            raise DisputeError(exc.messages[0], field="description") from exc
-    cap = line.price_for(request.quantity)
-    if request.requested_amount != request.requested_amount.quantize(CENT):
-        raise DisputeError(
-            _("Enter the amount in cents: at most two decimals."), field="requested_amount"
-        )
-    if request.requested_amount <= 0:
-        raise DisputeError(_("Enter an amount above zero."), field="requested_amount")
-    if request.requested_amount > cap:
-        raise DisputeError(
+            problem("description", exc.messages[0])
+    amount = request.requested_amount
+    if amount != amount.quantize(CENT):
+        problem("requested_amount", _("Enter the amount in cents: at most two decimals."))
+    if amount <= 0:
+        problem("requested_amount", _("Enter an amount above zero."))
+    if quantity_ok and amount > line.price_for(request.quantity):
+        problem(
+            "requested_amount",
             _("You paid %(cap)s for %(n)d item(s): the refund cannot be more than that.")
-            % {"cap": _money(cap, line.order.currency), "n": request.quantity},
-            field="requested_amount",
+            % {
+                "cap": _money(line.price_for(request.quantity), line.order.currency),
+                "n": request.quantity,
+            },
         )
+    return list(problems.values())
+
+
+def check_request(*, line: OrderLine, request: DisputeRequest) -> None:
+    """The rules of the questionnaire, shared by the form and the service."""
+    problems = request_problems(line=line, request=request)
+    if problems:
+        raise problems[0]
 
 
 def evidence_required(reason: str) -> bool:

@@ -86,6 +86,11 @@ def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
             )
             _report_rejections(request, dispute.rejections)
             return redirect("disputes:detail", dispute.pk)
+    if form.is_bound and form.errors and request.FILES and "evidence" not in form.errors:
+        form.add_error(
+            "evidence",
+            _("Nothing was sent yet: please choose your photos and videos again."),
+        )
     return render(
         request,
         "disputes/open.html",

@@ -1,6 +1,7 @@
 """Django admin, through its own pages: disputes read-only, stalled clocks visible."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -48,3 +49,33 @@ def test_the_dispute_page_in_admin_is_read_only(client_for, overdue):
     assert 'name="state"' not in page.content.decode()
     client.post(url, {"state": "resolved"})
     assert Dispute.objects.get(pk=overdue[0]).state == "open"
+
+
+def test_arbitrators_read_the_mail_outbox(client_for, overdue):
+    response = client_for("sam").get(reverse("admin:disputes_notification_changelist"))
+    assert response.status_code == 200
+
+
+def test_evidence_in_admin_opens_through_the_checked_view(client_for, alice, bobs_store):
+    from tests.factories import open_dispute, photo
+    from tests.orders.test_views import make_order
+
+    order = make_order(buyer=alice, store=bobs_store, shipped_at=timezone.now() - timedelta(days=1))
+    from disputes.services import DisputeRequest
+
+    dispute = open_dispute(
+        line=order.lines.get(),
+        buyer=alice,
+        request=DisputeRequest(
+            True, "damaged", "Scratched all over the lid.", 1, "refund_only", Decimal("10.00")
+        ),
+        files=[photo("lid.jpg")],
+    )
+    item = dispute.evidence.get()
+    html = (
+        client_for("sam")
+        .get(reverse("admin:evidence_evidence_change", args=[item.pk]))
+        .content.decode()
+    )
+    assert reverse("disputes:evidence_file", args=[dispute.pk, item.pk]) in html
+    assert "/media-not-served/" not in html

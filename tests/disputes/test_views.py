@@ -537,7 +537,9 @@ def test_open_form_refusal_keeps_what_was_typed_and_names_the_field(
     assert response.status_code == 400
     assert not Dispute.objects.filter(line=red).exists()
     # The error sits under the field it concerns, and only there.
-    assert fields_in_error(html) == {field}
+    # The named field, and a word that the photo must be chosen again (browsers drop files).
+    assert fields_in_error(html) == {field, "evidence"}
+    assert "please choose your photos and videos again" in html
     for words in says:
         assert words in field_error(html, field)
     # Everything typed is still there.

@@ -78,3 +78,17 @@ def test_seller_ships_an_order_from_the_dashboard(live_server, page: Page, scree
     order.refresh_from_db()
     assert order.state == OrderState.SHIPPED
     assert order.tracking_number == "JD01460000123"
+
+
+def test_seller_pages_read_on_a_phone(live_server, page: Page, screenshots_dir):
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, live_server.url, "bob")
+    for path, shot in (
+        ("/seller/", "orders-6-seller-phone"),
+        ("/seller/disputes/", "orders-7-seller-disputes-phone"),
+    ):
+        page.goto(f"{live_server.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=f"{screenshots_dir}/{shot}.png", full_page=True)
+        assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
