@@ -24,13 +24,19 @@ def reset(due) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE disputes_notification, disputes_disputeevent")
+        cursor.execute(
+            "TRUNCATE disputes_notification, disputes_disputeevent, refunds_refund,"
+            " refunds_gatewaycall"
+        )
         cursor.execute(
             "UPDATE disputes_dispute SET state = 'open', outcome_type = '', outcome_amount = NULL,"
             " decided_by = '', decided_at = NULL, finished_at = NULL, next_deadline_at = %s,"
-            " deadline_kind = 'seller_response', revision = 0",
+            " deadline_kind = 'seller_response', revision = 0, sweep_failures = 0,"
+            " sweep_error = '', sweep_retry_at = NULL",
             [due],
         )
+        cursor.execute("UPDATE orders_orderline SET refunded_total = 0")
+        cursor.execute("UPDATE orders_order SET refunded_total = 0")
     connection.close()
 
 
@@ -42,6 +48,9 @@ def sweep_in_process(now) -> int:
     from disputes.sweeps import disputes_sweep_due
 
     notifications.queue_delivery = lambda ids: None  # delivery is async; its rows are written
+    import refunds.services as refunds
+
+    refunds._queue_send = lambda ids: None  # the gateway is called after commit, async
     return disputes_sweep_due(now=now, batch_size=BATCH).moved
 
 
@@ -57,7 +66,8 @@ def main() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE disputes_notification, disputes_disputeevent, disputes_disputemessage,"
+            "TRUNCATE refunds_refund, refunds_gatewaycall, evidence_evidence,"
+            " disputes_notification, disputes_disputeevent, disputes_disputemessage,"
             " disputes_dispute, orders_orderline, orders_order, orders_store CASCADE"
         )
     User = get_user_model()

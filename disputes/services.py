@@ -388,7 +388,8 @@ def outcome_data(dispute: Dispute) -> dict[str, Any]:
 
 
 def take_effect(dispute: Dispute, *, at: datetime, recorder: Recorder) -> None:
-    """An agreed or decided outcome takes effect (money follows in the refunds app)."""
+    """An agreed or decided outcome takes effect. Money does not move yet: wiring outcomes
+    to ``refunds.services.refunds_create`` is the next step of the refunds issue."""
     before = dispute.state
     dispute.resolve(at=at)
     recorder.add(

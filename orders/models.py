@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
@@ -128,6 +128,8 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         _("disputes allowed until"), null=True, blank=True
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    # Kept by refunds.services under the order's row lock; the database refuses more.
+    refunded_total = models.DecimalField(_("refunded"), default=0, **MONEY)
 
     class Meta:
         verbose_name = _("order")
@@ -145,6 +147,10 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total_paid__gte=0), name="order_total_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(refunded_total__gte=0) & Q(refunded_total__lte=F("total_paid")),
+                name="order_refunds_within_paid",
+            ),
             models.CheckConstraint(
                 condition=Q(protection_days__gte=1) & Q(protection_days__lte=365),
                 name="order_protection_days_range",
@@ -212,6 +218,7 @@ class OrderLine(models.Model):
     size = models.CharField(_("size"), max_length=30, blank=True)
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = models.DecimalField(_("unit price"), **MONEY)
+    refunded_total = models.DecimalField(_("refunded"), default=0, **MONEY)
 
     class Meta:
         verbose_name = _("order line")
@@ -220,6 +227,11 @@ class OrderLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="line_quantity_positive"),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="line_price_nonnegative"),
+            models.CheckConstraint(
+                condition=Q(refunded_total__gte=0)
+                & Q(refunded_total__lte=F("quantity") * F("unit_price")),
+                name="line_refunds_within_paid",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db.models import F
+
 from disputes.models import Dispute
 from disputes.states import DeadlineKind, OutcomeType, Party, Reason, RequestedOutcome
-from orders.models import OrderLine
+from orders.models import Order, OrderLine
 from orders.services import LineSpec, order_create, order_mark_shipped
 
 
@@ -28,6 +30,8 @@ def overdue_disputes(*, buyer, store, count: int, due: datetime) -> list[int]:
         OrderLine(order=order, product_name=f"Item {i}", quantity=1, unit_price=Decimal("10.00"))
         for i in range(count)
     )
+    # The order was paid for every line it has.
+    Order.objects.filter(pk=order.pk).update(total_paid=F("total_paid") + Decimal("10.00") * count)
     opened = due - timedelta(days=5)
     disputes = Dispute.objects.bulk_create(
         (

@@ -82,3 +82,35 @@ def test_a_declined_refund_is_flagged_to_staff(dresses, settings):
     assert refund.state == RefundState.FAILED and refund.flagged
     assert "declined" in refund.last_error
     assert not GatewayCall.objects.exists()
+
+
+def test_the_database_itself_refuses_refunded_totals_above_what_was_paid(dresses):
+    from django.db import IntegrityError, transaction
+
+    from orders.models import Order, OrderLine
+
+    red = dresses.lines.first()
+    refund_create(line=red, amount=Decimal("45.00"), reason="all of it")
+    red.refresh_from_db()
+    dresses.refresh_from_db()
+    assert red.refunded_total == Decimal("45.00")
+    assert dresses.refunded_total == Decimal("45.00")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderLine.objects.filter(pk=red.pk).update(refunded_total=Decimal("45.01"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Order.objects.filter(pk=dresses.pk).update(refunded_total=Decimal("90.01"))
+
+
+def test_refunds_of_an_order_never_exceed_its_total(alice, bobs_store):
+    from decimal import Decimal as D
+
+    order = make_order(buyer=alice, store=bobs_store, lines=DRESS_LINES)
+    red, blue = order.lines.all()
+    from orders.models import Order
+
+    # The order says less was paid than its lines (a discount): the order cap binds.
+    Order.objects.filter(pk=order.pk).update(total_paid=D("60.00"))
+    refund_create(line=red, amount=D("45.00"), reason="red")
+    with pytest.raises(RefundError, match="this order would exceed"):
+        refund_create(line=blue, amount=D("15.01"), reason="blue")
+    refund_create(line=blue, amount=D("15.00"), reason="blue")
