@@ -1,6 +1,4 @@
-from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
@@ -9,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from disputes.models import Dispute, DisputeEvent, DisputeMessage, Notification
 from disputes.services import dispute_hide_evidence
+from disputes.sweeps import disputes_stalled
 from evidence.models import Evidence
 from orders.admin import RecordAdmin
 
@@ -28,11 +27,10 @@ class ClockFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         now = timezone.now()
-        grace = timedelta(seconds=3 * settings.SWEEP_INTERVAL_SECONDS)
         if self.value() == "running":
             return queryset.filter(next_deadline_at__gt=now)
         if self.value() == "overdue":
-            return queryset.filter(next_deadline_at__lte=now - grace)
+            return queryset.filter(pk__in=disputes_stalled(now=now).values("pk"))
         if self.value() == "pushed_aside":
             return queryset.filter(sweep_failures__gt=0, next_deadline_at__isnull=False)
         return queryset

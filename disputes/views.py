@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_fsm import can_proceed
 
 from disputes import services
 from disputes.forms import (
@@ -211,7 +212,7 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("You withdrew the dispute."))
         return redirect("disputes:detail", pk)
-    if dispute.state not in (DisputeState.OPEN, DisputeState.SELLER_RESPONDED):
+    if not can_proceed(dispute.withdraw):
         return _conflict(request, pk, services.StaleDispute(_("It can no longer be withdrawn.")))
     return render(
         request,
