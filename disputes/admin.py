@@ -1,4 +1,3 @@
-
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
