@@ -132,26 +132,36 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "disputes/detail.html", _detail_context(request, dispute))
 
 
-@login_required
-@require_POST
-def accept(request: HttpRequest, pk: int) -> HttpResponse:
-    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+def _guarded_action(
+    request: HttpRequest, dispute: Dispute, service: Any, done: str
+) -> HttpResponse:
+    """Run an action that carries the revision its page was drawn at: a stale form gets
+    the 409 page, a refusal a plain message, success a confirmation."""
     form = RevisionForm(request.POST)
     if not form.is_valid():
-        return _conflict(request, pk, services.StaleDispute(_("The form was incomplete.")))
+        return _conflict(request, dispute.pk, services.StaleDispute(_("The form was incomplete.")))
     try:
-        services.dispute_accept(
+        service(
             dispute_id=dispute.pk,
             user=request.user,
             expected_revision=form.cleaned_data["revision"],
         )
     except services.StaleDispute as exc:
-        return _conflict(request, pk, exc)
+        return _conflict(request, dispute.pk, exc)
     except services.DisputeError as exc:
         messages.error(request, str(exc))
-        return redirect("disputes:detail", pk)
-    messages.success(request, _("You accepted. The dispute is settled."))
-    return redirect("disputes:detail", pk)
+    else:
+        messages.success(request, done)
+    return redirect("disputes:detail", dispute.pk)
+
+
+@login_required
+@require_POST
+def accept(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    return _guarded_action(
+        request, dispute, services.dispute_accept, _("You accepted. The dispute is settled.")
+    )
 
 
 @login_required
@@ -196,22 +206,9 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     if dispute.party_of(request.user) != "buyer":
         raise Http404
     if request.method == "POST":
-        form = RevisionForm(request.POST)
-        if not form.is_valid():
-            return _conflict(request, pk, services.StaleDispute(_("The form was incomplete.")))
-        try:
-            services.dispute_withdraw(
-                dispute_id=dispute.pk,
-                user=request.user,
-                expected_revision=form.cleaned_data["revision"],
-            )
-        except services.StaleDispute as exc:
-            return _conflict(request, pk, exc)
-        except services.DisputeError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, _("You withdrew the dispute."))
-        return redirect("disputes:detail", pk)
+        return _guarded_action(
+            request, dispute, services.dispute_withdraw, _("You withdrew the dispute.")
+        )
     if not can_proceed(dispute.withdraw):
         return _conflict(request, pk, services.StaleDispute(_("It can no longer be withdrawn.")))
     return render(

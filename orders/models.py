@@ -202,10 +202,6 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
             already_disputed=already_disputed,
         )
 
-    @property
-    def protection_running(self) -> bool:
-        return self.state == OrderState.SHIPPED
-
 
 class OrderLine(models.Model):
     """One product (in one variant) of an order, in a quantity, at a unit price."""
