@@ -41,6 +41,33 @@ def negotiation_ends_at(*, first_answer_at: datetime) -> datetime:
     return first_answer_at + settings.PORTAL_NEGOTIATION_WINDOW
 
 
+def return_shipment_due_at(*, agreed_at: datetime) -> datetime:
+    """After a return is agreed the buyer has 10 days to ship it and enter the tracking."""
+    return agreed_at + settings.PORTAL_RETURN_SHIPMENT_WINDOW
+
+
+def return_receipt_due_at(*, shipped_at: datetime) -> datetime:
+    """Once the return's tracking is entered the seller has 10 days to confirm it arrived."""
+    return shipped_at + settings.PORTAL_RETURN_RECEIPT_WINDOW
+
+
+def replacement_shipment_due_at(*, agreed_at: datetime) -> datetime:
+    """After a replacement is agreed the seller has 7 days to ship it."""
+    return agreed_at + settings.PORTAL_REPLACEMENT_SHIPMENT_WINDOW
+
+
+def replacement_protection_ends_at(*, shipped_at: datetime, protection_days: int) -> datetime:
+    """A replacement parcel is protected like the order was: the order's own number of
+    days from the replacement's shipment. Accepting a replacement never costs the buyer
+    their protection, even when the order's own period has run out meanwhile."""
+    return protection_ends_at(shipped_at=shipped_at, protection_days=protection_days)
+
+
+def coupon_expires_at(*, issued_at: datetime) -> datetime:
+    """A coupon can be spent in the same store for a fixed number of days."""
+    return issued_at + settings.PORTAL_COUPON_VALIDITY
+
+
 class WindowStatus(models.TextChoices):
     OPEN = "open", _("Protection is running")
     OPEN_AFTER_CLOSE = "open_after_close", _("Order completed: the post-close window is running")

@@ -15,6 +15,7 @@ from disputes import deadlines
 from disputes.states import (
     FINISHED_STATES,
     NEGOTIATING_STATES,
+    Closing,
     DeadlineKind,
     DisputeState,
     EventKind,
@@ -44,6 +45,26 @@ def _may_propose(dispute: Dispute, user: Any) -> bool:
 
 def _is_buyer(dispute: Dispute, user: Any) -> bool:
     return dispute.party_of(user) == Party.BUYER
+
+
+def _is_seller(dispute: Dispute, user: Any) -> bool:
+    return dispute.party_of(user) == Party.SELLER
+
+
+def _return_shipped(dispute: Dispute) -> bool:
+    return dispute.return_shipped_at is not None
+
+
+def _return_not_shipped(dispute: Dispute) -> bool:
+    return dispute.return_shipped_at is None
+
+
+def _replacement_shipped(dispute: Dispute) -> bool:
+    return dispute.replacement_shipped_at is not None
+
+
+def _replacement_not_shipped(dispute: Dispute) -> bool:
+    return dispute.replacement_shipped_at is None
 
 
 def _deadline_only(dispute: Dispute, user: Any) -> bool:
@@ -125,6 +146,23 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     decided_by = models.CharField(_("decided by"), max_length=16, choices=Party.choices, blank=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    closing = models.CharField(
+        _("how it ended"), max_length=32, choices=Closing.choices, blank=True
+    )
+
+    # Return then refund: the buyer ships the item back, the seller confirms it arrived.
+    return_carrier = models.CharField(_("return carrier"), max_length=80, blank=True)
+    return_tracking = models.CharField(_("return tracking number"), max_length=80, blank=True)
+    return_shipped_at = models.DateTimeField(_("return shipped at"), null=True, blank=True)
+    return_received_at = models.DateTimeField(_("return received at"), null=True, blank=True)
+    # Replacement: the seller ships a new parcel, the buyer confirms it arrived.
+    replacement_carrier = models.CharField(_("replacement carrier"), max_length=80, blank=True)
+    replacement_tracking = models.CharField(
+        _("replacement tracking number"), max_length=80, blank=True
+    )
+    replacement_shipped_at = models.DateTimeField(
+        _("replacement shipped at"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("dispute")
@@ -162,6 +200,10 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
                 condition=~Q(state__in=[s.value for s in FINISHED_STATES]) | ~Q(outcome_type=""),
                 name="dispute_finished_has_outcome",
             ),
+            models.CheckConstraint(
+                condition=~Q(state__in=[s.value for s in FINISHED_STATES]) | ~Q(closing=""),
+                name="dispute_finished_has_closing",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -191,6 +233,15 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     @property
     def is_negotiating(self) -> bool:
         return self.state in NEGOTIATING_STATES
+
+    def original_request(self) -> tuple[str, Decimal]:
+        """The buyer's own request as the questionnaire recorded it: what is granted when
+        the seller stays silent or a promised replacement fails."""
+        if self.requested_outcome == RequestedOutcome.RETURN_AND_REFUND:
+            return OutcomeType.RETURN_AND_REFUND, self.requested_amount
+        if self.requested_amount == self.amount_cap:
+            return OutcomeType.FULL_REFUND, self.requested_amount
+        return OutcomeType.PARTIAL_REFUND, self.requested_amount
 
     # --- transitions: fields only; services record events and queue side effects -----------
     def _decide(self, outcome: str, amount: Decimal | None, party: Party, at: datetime) -> None:
@@ -246,7 +297,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     )
     def withdraw(self, *, at: datetime) -> None:
         self._decide(OutcomeType.WITHDRAWN, None, Party.BUYER, at)
-        self.finished_at = at
+        self._finish(Closing.WITHDRAWN, at)
 
     @transition(
         field=state,
@@ -274,9 +325,166 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         target=DisputeState.RESOLVED,
         permission=_deadline_only,
     )
-    def resolve(self, *, at: datetime) -> None:
-        """The agreed outcome took effect."""
+    def resolve(self, *, closing: Closing, at: datetime) -> None:
+        """The agreed outcome took effect at once (a refund, a coupon, a rejection)."""
+        self._finish(closing, at)
+
+    def _finish(self, closing: Closing, at: datetime) -> None:
+        self.closing = closing
         self.finished_at = at
+        self._stop_clock()
+
+    def _run_clock(self, kind: DeadlineKind, due: datetime) -> None:
+        self.deadline_kind = kind
+        self.next_deadline_at = due
+
+    # --- return then refund ------------------------------------------------------------------
+    @transition(
+        field=state,
+        source=DisputeState.AGREED,
+        target=DisputeState.AWAITING_RETURN,
+        permission=_deadline_only,
+    )
+    def start_return(self, *, at: datetime) -> None:
+        """The buyer now has 10 days to ship the item back."""
+        self._run_clock(
+            DeadlineKind.RETURN_SHIPMENT, deadlines.return_shipment_due_at(agreed_at=at)
+        )
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_RETURN,
+        target=DisputeState.AWAITING_RETURN,
+        permission=_is_buyer,
+        conditions=[_return_not_shipped],
+        custom={"label": _("I shipped the return")},
+    )
+    def ship_return(self, *, carrier: str, tracking: str, at: datetime) -> None:
+        """The tracking is entered: the seller now has 10 days to confirm the arrival."""
+        self.return_carrier = carrier
+        self.return_tracking = tracking
+        self.return_shipped_at = at
+        self._run_clock(DeadlineKind.RETURN_RECEIPT, deadlines.return_receipt_due_at(shipped_at=at))
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_RETURN,
+        target=DisputeState.RESOLVED,
+        permission=_is_seller,
+        conditions=[_return_shipped],
+        custom={"label": _("The returned parcel arrived")},
+    )
+    def confirm_return(self, *, at: datetime) -> None:
+        self.return_received_at = at
+        self._finish(Closing.RETURNED_REFUNDED, at)
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_RETURN,
+        target=DisputeState.RESOLVED,
+        permission=_deadline_only,
+        conditions=[_return_shipped],
+    )
+    def return_receipt_overdue(self, *, at: datetime) -> None:
+        """The seller did not confirm the return in 10 days: the refund goes out anyway."""
+        self._finish(Closing.RETURNED_REFUNDED, at)
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_RETURN,
+        target=DisputeState.RESOLVED,
+        permission=_deadline_only,
+        conditions=[_return_not_shipped],
+    )
+    def return_lapsed(self, *, at: datetime) -> None:
+        """The buyer did not ship the return in 10 days: the claim lapses, no refund."""
+        self._finish(Closing.RETURN_LAPSED, at)
+
+    # --- replacement ---------------------------------------------------------------------------
+    @transition(
+        field=state,
+        source=DisputeState.AGREED,
+        target=DisputeState.AWAITING_REPLACEMENT,
+        permission=_deadline_only,
+    )
+    def start_replacement(self, *, at: datetime) -> None:
+        """The seller now has 7 days to ship the replacement."""
+        self._run_clock(
+            DeadlineKind.REPLACEMENT_SHIPMENT, deadlines.replacement_shipment_due_at(agreed_at=at)
+        )
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_REPLACEMENT,
+        target=DisputeState.AWAITING_REPLACEMENT,
+        permission=_is_seller,
+        conditions=[_replacement_not_shipped],
+        custom={"label": _("Ship the replacement")},
+    )
+    def ship_replacement(
+        self, *, carrier: str, tracking: str, protection_days: int, at: datetime
+    ) -> None:
+        """The new parcel is protected for the order's own number of days."""
+        self.replacement_carrier = carrier
+        self.replacement_tracking = tracking
+        self.replacement_shipped_at = at
+        self._run_clock(
+            DeadlineKind.REPLACEMENT_ARRIVAL,
+            deadlines.replacement_protection_ends_at(
+                shipped_at=at, protection_days=protection_days
+            ),
+        )
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_REPLACEMENT,
+        target=DisputeState.RESOLVED,
+        permission=_is_buyer,
+        conditions=[_replacement_shipped],
+        custom={"label": _("The replacement arrived")},
+    )
+    def confirm_replacement(self, *, at: datetime) -> None:
+        self._finish(Closing.REPLACED, at)
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_REPLACEMENT,
+        target=DisputeState.RESOLVED,
+        permission=_deadline_only,
+        conditions=[_replacement_shipped],
+    )
+    def replacement_protection_ended(self, *, at: datetime) -> None:
+        """The replacement's protection ran out without a report: it counts as delivered,
+        as an order does when its protection runs out."""
+        self._finish(Closing.REPLACED, at)
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_REPLACEMENT,
+        target=DisputeState.AGREED,
+        permission=_is_buyer,
+        conditions=[_replacement_shipped],
+        custom={"label": _("The replacement did not arrive")},
+    )
+    def replacement_not_arrived(self, *, at: datetime) -> None:
+        """The buyer reports, within the replacement's protection, that it never came: the
+        buyer's original request is granted."""
+        self._grant_original(Party.BUYER, at)
+
+    @transition(
+        field=state,
+        source=DisputeState.AWAITING_REPLACEMENT,
+        target=DisputeState.AGREED,
+        permission=_deadline_only,
+        conditions=[_replacement_not_shipped],
+    )
+    def replacement_not_shipped(self, *, at: datetime) -> None:
+        """The seller did not ship the replacement in 7 days: the original request holds."""
+        self._grant_original(Party.DEADLINE, at)
+
+    def _grant_original(self, party: Party, at: datetime) -> None:
+        outcome, amount = self.original_request()
+        self._decide(outcome, amount, party, at)
 
 
 class DisputeMessage(models.Model):

@@ -29,6 +29,7 @@ from disputes.states import (
     AMOUNT_OUTCOMES,
     BUYER_PROPOSALS,
     SELLER_PROPOSALS,
+    Closing,
     DeadlineKind,
     EventKind,
     OutcomeType,
@@ -41,6 +42,7 @@ from evidence.models import Evidence
 from evidence.services import Rejection, StoredFile, evidence_attach, evidence_hide, evidence_store
 from evidence.storage import delete_quietly
 from orders.models import OrderLine
+from refunds.services import RefundRequest, coupons_issue, payouts_release, refunds_create
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -329,13 +331,17 @@ def save_transition(dispute: Dispute) -> None:
 
 
 class Recorder:
-    """Collects the events of one change (or of a batch of changes) and writes them, with
-    their outbox rows, in one go. The first event of a change notifies; the events that
-    follow from it (the outcome taking effect) do not mail anyone a second time."""
+    """Collects what one change (or a batch of changes) writes besides the dispute rows,
+    and writes it in one go: the events with their outbox rows, the refunds, the coupons
+    and the escrow releases. The first event of a change notifies; the events that follow
+    from it (the outcome taking effect) do not mail anyone a second time."""
 
     def __init__(self) -> None:
         self.events: list[DisputeEvent] = []
         self.notifying: list[DisputeEvent] = []
+        self.refunds: list[RefundRequest] = []
+        self.coupons: list[Dispute] = []
+        self.settled_lines: set[int] = set()
 
     def add(
         self,
@@ -370,12 +376,39 @@ class Recorder:
             self.notifying.append(event)
         return event
 
-    def flush(self) -> list[DisputeEvent]:
+    def refund(self, dispute: Dispute) -> None:
+        """Refund the dispute's outcome amount (in this transaction, sent after it)."""
+        self.refunds.append(
+            RefundRequest(
+                line_id=dispute.line_id,
+                amount=dispute.outcome_amount,
+                reason=f"Dispute #{dispute.pk}: {dispute.get_outcome_type_display()}",
+                dispute_id=dispute.pk,
+            )
+        )
+
+    def coupon(self, dispute: Dispute) -> None:
+        self.coupons.append(dispute)
+
+    def settled(self, dispute: Dispute) -> None:
+        """The dispute is finished: its line's share may leave escrow (if its order is
+        completed; otherwise when it completes)."""
+        self.settled_lines.add(dispute.line_id)
+
+    def flush(self, *, now: datetime | None = None) -> list[DisputeEvent]:
         from disputes.notifications import notifications_create
 
         DisputeEvent.objects.bulk_create(self.events)
         notifications_create(self.notifying)
-        events, self.events, self.notifying = self.events, [], []
+        at = now or (self.events[-1].created_at if self.events else None)
+        if self.refunds:
+            refunds_create(requests=self.refunds, now=at)
+        if self.coupons:
+            coupons_issue(disputes=self.coupons, now=at)
+        if self.settled_lines:
+            payouts_release(line_ids=self.settled_lines, now=at)
+        events = self.events
+        self.__init__()
         return events
 
 
@@ -387,11 +420,8 @@ def outcome_data(dispute: Dispute) -> dict[str, Any]:
     }
 
 
-def take_effect(dispute: Dispute, *, at: datetime, recorder: Recorder) -> None:
-    """An agreed or decided outcome takes effect. Money does not move yet: wiring outcomes
-    to ``refunds.services.refunds_create`` is the next step of the refunds issue."""
-    before = dispute.state
-    dispute.resolve(at=at)
+def record_resolved(dispute: Dispute, *, before: str, at: datetime, recorder: Recorder) -> None:
+    """The dispute just finished: note it (no second mail) and let its escrow go."""
     recorder.add(
         dispute,
         kind=EventKind.RESOLVED,
@@ -399,9 +429,57 @@ def take_effect(dispute: Dispute, *, at: datetime, recorder: Recorder) -> None:
         party=Party.PLATFORM,
         from_state=before,
         at=at,
-        data=outcome_data(dispute),
+        data={**outcome_data(dispute), "closing": dispute.closing},
         notify=False,
     )
+    recorder.settled(dispute)
+
+
+def take_effect(dispute: Dispute, *, at: datetime, recorder: Recorder) -> None:
+    """An agreed or decided outcome takes effect, in the transaction that agreed it.
+
+    A refund is recorded now (and sent to the gateway after the commit); a coupon is
+    issued; a rejection just ends the dispute. A return or a replacement is a promise, not
+    an ending: the dispute waits for it, on its own clock.
+    """
+    before = dispute.state
+    outcome = dispute.outcome_type
+    if outcome == OutcomeType.RETURN_AND_REFUND:
+        dispute.start_return(at=at)
+        recorder.add(
+            dispute,
+            kind=EventKind.RETURN_STARTED,
+            actor=None,
+            party=Party.PLATFORM,
+            from_state=before,
+            at=at,
+            data={**outcome_data(dispute), "due": dispute.next_deadline_at.isoformat()},
+            notify=False,
+        )
+        return
+    if outcome == OutcomeType.REPLACEMENT:
+        dispute.start_replacement(at=at)
+        recorder.add(
+            dispute,
+            kind=EventKind.REPLACEMENT_STARTED,
+            actor=None,
+            party=Party.PLATFORM,
+            from_state=before,
+            at=at,
+            data={**outcome_data(dispute), "due": dispute.next_deadline_at.isoformat()},
+            notify=False,
+        )
+        return
+    if outcome in (OutcomeType.FULL_REFUND, OutcomeType.PARTIAL_REFUND):
+        recorder.refund(dispute)
+        closing = Closing.REFUNDED
+    elif outcome == OutcomeType.COUPON:
+        recorder.coupon(dispute)
+        closing = Closing.COUPON
+    else:
+        closing = Closing.REJECTED
+    dispute.resolve(closing=closing, at=at)
+    record_resolved(dispute, before=before, at=at, recorder=recorder)
 
 
 def dispute_accept(
@@ -531,6 +609,198 @@ def dispute_withdraw(
             at=now,
             note=note.strip(),
         )
+        recorder.settled(dispute)
+        recorder.flush()
+    return dispute
+
+
+# --- carrying out a return or a replacement ---------------------------------------------------
+MAX_TRACKING = 80
+
+
+def check_tracking(*, carrier: str, tracking: str) -> tuple[str, str]:
+    """A carrier's name and a tracking number, trimmed; refused with the field to fix."""
+    carrier, tracking = carrier.strip(), tracking.strip().upper()
+    if not carrier:
+        raise DisputeError(_("Enter the carrier (the postal service or courier)."), field="carrier")
+    if len(carrier) > MAX_TRACKING:
+        raise DisputeError(_("Keep the carrier's name short."), field="carrier")
+    if not tracking:
+        raise DisputeError(_("Enter the tracking number."), field="tracking")
+    if len(tracking) > MAX_TRACKING or not all(
+        c.isascii() and (c.isalnum() or c in " -") for c in tracking
+    ):
+        raise DisputeError(
+            _("A tracking number has only Latin letters, digits, spaces and dashes."),
+            field="tracking",
+        )
+    return carrier, tracking
+
+
+def _step(
+    *,
+    dispute_id: int,
+    user: User,
+    name: str,
+    kind: str,
+    expected_revision: int | None,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> tuple[Dispute, Recorder, str]:
+    """Lock, check and apply one person's transition; record its (notifying) event.
+    Returns the dispute, the recorder and the state it was in, for the follow-ups."""
+    dispute = _lock(dispute_id)
+    method = getattr(dispute, name)
+    party = _check(dispute, user, method, expected_revision, now)
+    before = dispute.state
+    method(at=now, **kwargs)
+    recorder = Recorder()
+    recorder.add(
+        dispute,
+        kind=kind,
+        actor=user,
+        party=party,
+        from_state=before,
+        at=now,
+        data={**kwargs, **(data or {})},
+    )
+    return dispute, recorder, before
+
+
+def dispute_ship_return(
+    *,
+    dispute_id: int,
+    user: User,
+    carrier: str,
+    tracking: str,
+    expected_revision: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """The buyer shipped the item back: the seller now has 10 days to confirm it arrived."""
+    now = now or timezone.now()
+    carrier, tracking = check_tracking(carrier=carrier, tracking=tracking)
+    with transaction.atomic():
+        dispute, recorder, _before = _step(
+            dispute_id=dispute_id,
+            user=user,
+            name="ship_return",
+            kind=EventKind.RETURN_SHIPPED,
+            expected_revision=expected_revision,
+            now=now,
+            carrier=carrier,
+            tracking=tracking,
+        )
+        save_transition(dispute)
+        recorder.flush()
+    return dispute
+
+
+def dispute_confirm_return(
+    *,
+    dispute_id: int,
+    user: User,
+    expected_revision: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """The seller got the returned parcel: the refund goes out."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dispute, recorder, before = _step(
+            dispute_id=dispute_id,
+            user=user,
+            name="confirm_return",
+            kind=EventKind.RETURN_RECEIVED,
+            expected_revision=expected_revision,
+            now=now,
+        )
+        recorder.refund(dispute)
+        save_transition(dispute)
+        record_resolved(dispute, before=before, at=now, recorder=recorder)
+        recorder.flush()
+    return dispute
+
+
+def dispute_ship_replacement(
+    *,
+    dispute_id: int,
+    user: User,
+    carrier: str,
+    tracking: str,
+    expected_revision: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """The seller shipped the replacement: it is protected for the order's own period."""
+    now = now or timezone.now()
+    carrier, tracking = check_tracking(carrier=carrier, tracking=tracking)
+    with transaction.atomic():
+        protection_days = (
+            OrderLine.objects.filter(dispute__pk=dispute_id)
+            .values_list("order__protection_days", flat=True)
+            .get()
+        )
+        dispute, recorder, _before = _step(
+            dispute_id=dispute_id,
+            user=user,
+            name="ship_replacement",
+            kind=EventKind.REPLACEMENT_SHIPPED,
+            expected_revision=expected_revision,
+            now=now,
+            carrier=carrier,
+            tracking=tracking,
+            protection_days=protection_days,
+        )
+        save_transition(dispute)
+        recorder.flush()
+    return dispute
+
+
+def dispute_confirm_replacement(
+    *,
+    dispute_id: int,
+    user: User,
+    expected_revision: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """The buyer got the replacement: the dispute is resolved."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dispute, recorder, before = _step(
+            dispute_id=dispute_id,
+            user=user,
+            name="confirm_replacement",
+            kind=EventKind.REPLACEMENT_RECEIVED,
+            expected_revision=expected_revision,
+            now=now,
+        )
+        save_transition(dispute)
+        record_resolved(dispute, before=before, at=now, recorder=recorder)
+        recorder.flush()
+    return dispute
+
+
+def dispute_replacement_not_arrived(
+    *,
+    dispute_id: int,
+    user: User,
+    expected_revision: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """The buyer reports, within the replacement's protection, that it never came: the
+    buyer's original request is granted and takes effect."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        dispute, recorder, _before = _step(
+            dispute_id=dispute_id,
+            user=user,
+            name="replacement_not_arrived",
+            kind=EventKind.REPLACEMENT_NOT_ARRIVED,
+            expected_revision=expected_revision,
+            now=now,
+        )
+        recorder.events[-1].data = outcome_data(dispute)
+        take_effect(dispute, at=now, recorder=recorder)
+        save_transition(dispute)
         recorder.flush()
     return dispute
 

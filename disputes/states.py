@@ -27,6 +27,8 @@ class DisputeState(models.TextChoices):
 
 
 FINISHED_STATES = (DisputeState.RESOLVED, DisputeState.WITHDRAWN)
+# An outcome is agreed and is being carried out (a return or a replacement in transit).
+FOLLOW_UP_STATES = (DisputeState.AWAITING_RETURN, DisputeState.AWAITING_REPLACEMENT)
 NEGOTIATING_STATES = (DisputeState.OPEN, DisputeState.SELLER_RESPONDED)
 
 
@@ -86,6 +88,22 @@ class Party(models.TextChoices):
 class DeadlineKind(models.TextChoices):
     SELLER_RESPONSE = "seller_response", _("Seller's answer")
     NEGOTIATION = "negotiation", _("Negotiation")
+    RETURN_SHIPMENT = "return_shipment", _("Buyer ships the return")
+    RETURN_RECEIPT = "return_receipt", _("Seller confirms the return arrived")
+    REPLACEMENT_SHIPMENT = "replacement_shipment", _("Seller ships the replacement")
+    REPLACEMENT_ARRIVAL = "replacement_arrival", _("Replacement's protection")
+
+
+class Closing(models.TextChoices):
+    """How a finished dispute ended: what actually happened, money included."""
+
+    REFUNDED = "refunded", _("Refunded")
+    RETURNED_REFUNDED = "returned_refunded", _("Returned, then refunded")
+    RETURN_LAPSED = "return_lapsed", _("Claim lapsed: the return was not shipped in time")
+    REPLACED = "replaced", _("Replacement delivered")
+    COUPON = "coupon", _("Coupon issued")
+    REJECTED = "rejected", _("Claim rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the buyer")
 
 
 class EventKind(models.TextChoices):
@@ -99,3 +117,13 @@ class EventKind(models.TextChoices):
     MESSAGE = "message", _("Message")
     EVIDENCE_ADDED = "evidence_added", _("Evidence added")
     EVIDENCE_HIDDEN = "evidence_hidden", _("Evidence hidden by staff")
+    RETURN_STARTED = "return_started", _("Return requested")
+    RETURN_SHIPPED = "return_shipped", _("Return shipped")
+    RETURN_RECEIVED = "return_received", _("Return received")
+    REPLACEMENT_STARTED = "replacement_started", _("Replacement promised")
+    REPLACEMENT_SHIPPED = "replacement_shipped", _("Replacement shipped")
+    REPLACEMENT_RECEIVED = "replacement_received", _("Replacement received")
+    REPLACEMENT_NOT_ARRIVED = "replacement_not_arrived", _("Replacement did not arrive")
+    REFUND_SENT = "refund_sent", _("Refund sent")
+    REFUND_ARRIVED = "refund_arrived", _("Refund arrived")
+    REFUND_FAILED = "refund_failed", _("Refund failed")

@@ -21,10 +21,17 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django_fsm import ConcurrentTransition
 
 from disputes.models import Dispute
-from disputes.services import Recorder, lock_dispute, outcome_data, take_effect
+from disputes.services import (
+    Recorder,
+    lock_dispute,
+    outcome_data,
+    record_resolved,
+    take_effect,
+)
 from disputes.states import DeadlineKind, DisputeState, EventKind, Party
 
 logger = logging.getLogger(__name__)
@@ -38,6 +45,7 @@ CLOCK_FIELDS = (
     "decided_by",
     "decided_at",
     "finished_at",
+    "closing",
     "next_deadline_at",
     "deadline_kind",
     "revision",
@@ -50,6 +58,43 @@ CLOCK_FIELDS = (
 CLOCK_STATES = {
     DeadlineKind.SELLER_RESPONSE: DisputeState.OPEN,
     DeadlineKind.NEGOTIATION: DisputeState.SELLER_RESPONDED,
+    DeadlineKind.RETURN_SHIPMENT: DisputeState.AWAITING_RETURN,
+    DeadlineKind.RETURN_RECEIPT: DisputeState.AWAITING_RETURN,
+    DeadlineKind.REPLACEMENT_SHIPMENT: DisputeState.AWAITING_REPLACEMENT,
+    DeadlineKind.REPLACEMENT_ARRIVAL: DisputeState.AWAITING_REPLACEMENT,
+}
+
+# What each clock does when it runs out: the transition, what the timeline says, and
+# what follows (the outcome taking effect, a refund, or the end of the dispute).
+CLOCK_RULES = {
+    DeadlineKind.SELLER_RESPONSE: (
+        "seller_silent",
+        _lazy("The seller did not answer in time: the buyer's request is granted."),
+        "take_effect",
+    ),
+    DeadlineKind.RETURN_SHIPMENT: (
+        "return_lapsed",
+        _lazy("The return was not shipped in time: the claim lapsed, without a refund."),
+        "resolved",
+    ),
+    DeadlineKind.RETURN_RECEIPT: (
+        "return_receipt_overdue",
+        _lazy("The seller did not confirm the returned parcel in time: the refund is sent."),
+        "refund",
+    ),
+    DeadlineKind.REPLACEMENT_SHIPMENT: (
+        "replacement_not_shipped",
+        _lazy("The replacement was not shipped in time: the buyer's own request is granted."),
+        "take_effect",
+    ),
+    DeadlineKind.REPLACEMENT_ARRIVAL: (
+        "replacement_protection_ended",
+        _lazy(
+            "The replacement's protection ended without a report of non-arrival: "
+            "it counts as delivered."
+        ),
+        "resolved",
+    ),
 }
 
 
@@ -88,22 +133,7 @@ def apply_clock(dispute: Dispute, *, now: datetime, recorder: Recorder) -> None:
     if CLOCK_STATES.get(kind) != dispute.state:
         raise ClockMismatch(f"clock {kind!r} on a dispute in state {dispute.state!r}")
     before = dispute.state
-    if kind == DeadlineKind.SELLER_RESPONSE:
-        # 5 days of silence: the buyer's own request is granted, and takes effect.
-        dispute.seller_silent(at=now)
-        recorder.add(
-            dispute,
-            kind=EventKind.DEADLINE_PASSED,
-            actor=None,
-            party=Party.DEADLINE,
-            from_state=before,
-            at=now,
-            note=_("The seller did not answer in time: the buyer's request is granted."),
-            data={**outcome_data(dispute), "clock": kind},
-            deadline_due_at=due,
-        )
-        take_effect(dispute, at=now, recorder=recorder)
-    else:
+    if kind == DeadlineKind.NEGOTIATION:
         # 7 days without agreement: the platform escalates the case to staff.
         dispute.escalate(at=now)
         recorder.add(
@@ -117,6 +147,26 @@ def apply_clock(dispute: Dispute, *, now: datetime, recorder: Recorder) -> None:
             data={"clock": kind},
             deadline_due_at=due,
         )
+    else:
+        name, note, then = CLOCK_RULES[kind]
+        getattr(dispute, name)(at=now)
+        recorder.add(
+            dispute,
+            kind=EventKind.DEADLINE_PASSED,
+            actor=None,
+            party=Party.DEADLINE,
+            from_state=before,
+            at=now,
+            note=str(note),
+            data={**outcome_data(dispute), "clock": kind},
+            deadline_due_at=due,
+        )
+        if then == "take_effect":
+            take_effect(dispute, at=now, recorder=recorder)
+        else:
+            if then == "refund":
+                recorder.refund(dispute)
+            record_resolved(dispute, before=dispute.state, at=now, recorder=recorder)
     dispute.revision += 1
     dispute.sweep_failures = 0
     dispute.sweep_error = ""

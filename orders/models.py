@@ -128,8 +128,10 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         _("disputes allowed until"), null=True, blank=True
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
-    # Kept by refunds.services under the order's row lock; the database refuses more.
+    # Kept by refunds.services under the order's row lock; the database refuses more than
+    # was paid, refunds and payouts together.
     refunded_total = models.DecimalField(_("refunded"), default=0, **MONEY)
+    paid_out_total = models.DecimalField(_("paid out to the seller"), default=0, **MONEY)
 
     class Meta:
         verbose_name = _("order")
@@ -150,6 +152,11 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
             models.CheckConstraint(
                 condition=Q(refunded_total__gte=0) & Q(refunded_total__lte=F("total_paid")),
                 name="order_refunds_within_paid",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid_out_total__gte=0)
+                & Q(paid_out_total__lte=F("total_paid") - F("refunded_total")),
+                name="order_money_out_within_paid",
             ),
             models.CheckConstraint(
                 condition=Q(protection_days__gte=1) & Q(protection_days__lte=365),
@@ -191,6 +198,11 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         self.cancelled_at = at
 
     # --- reading ----------------------------------------------------------------------------
+    @property
+    def held_in_escrow(self) -> Decimal:
+        """What the buyer paid that is neither refunded nor paid out to the seller yet."""
+        return self.total_paid - self.refunded_total - self.paid_out_total
+
     def dispute_window(
         self, *, now: datetime, already_disputed: bool = False
     ) -> deadlines.DisputeWindow:
@@ -215,6 +227,7 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = models.DecimalField(_("unit price"), **MONEY)
     refunded_total = models.DecimalField(_("refunded"), default=0, **MONEY)
+    paid_out_total = models.DecimalField(_("paid out to the seller"), default=0, **MONEY)
 
     class Meta:
         verbose_name = _("order line")
@@ -228,6 +241,11 @@ class OrderLine(models.Model):
                 & Q(refunded_total__lte=F("quantity") * F("unit_price")),
                 name="line_refunds_within_paid",
             ),
+            models.CheckConstraint(
+                condition=Q(paid_out_total__gte=0)
+                & Q(paid_out_total__lte=F("quantity") * F("unit_price") - F("refunded_total")),
+                name="line_money_out_within_paid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -240,6 +258,10 @@ class OrderLine(models.Model):
     @property
     def amount_paid(self) -> Decimal:
         return self.price_for(self.quantity)
+
+    @property
+    def held_in_escrow(self) -> Decimal:
+        return self.amount_paid - self.refunded_total - self.paid_out_total
 
     def price_for(self, quantity: int) -> Decimal:
         """What the buyer paid for ``quantity`` items of this line."""

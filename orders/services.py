@@ -18,6 +18,7 @@ from django_fsm import ConcurrentTransition, can_proceed
 
 from orders.models import Order, OrderLine, Store
 from orders.states import CompletionReason, OrderState
+from refunds.services import order_refund_cancelled, order_release_settled
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -133,6 +134,8 @@ def order_confirm_receipt(*, order: Order, buyer: User, now: datetime | None = N
             raise OrderError(_("Receipt can be confirmed once the order has shipped."))
         locked.complete(reason=CompletionReason.BUYER_CONFIRMED, at=now)
         locked.save()
+        # The undisputed lines' share leaves escrow now; disputed ones when settled.
+        order_release_settled(order_id=locked.pk, now=now)
     return locked
 
 
@@ -150,6 +153,7 @@ def order_cancel(*, order: Order, by: User, now: datetime | None = None) -> Orde
             raise OrderError(_("A shipped order cannot be cancelled; open a dispute instead."))
         locked.cancel(at=now)
         locked.save()
+        order_refund_cancelled(order_id=locked.pk, now=now)
     return locked
 
 
@@ -182,6 +186,7 @@ def order_complete_expired(*, order_id: int, now: datetime) -> bool:
             order.save()
         except ConcurrentTransition:
             return False
+        order_release_settled(order_id=order.pk, now=now)
     return True
 
 

@@ -197,6 +197,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
+    "send-due-refunds": {
+        "task": "refunds.tasks.send_due_refunds",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
 }
 
 # --- Mail ---
@@ -228,6 +233,7 @@ PORTAL_RULING_REPLY_WINDOW = timedelta(days=env.int("PORTAL_RULING_REPLY_DAYS", 
 PORTAL_REPLACEMENT_SHIPMENT_WINDOW = timedelta(days=env.int("PORTAL_REPLACEMENT_DAYS", default=7))
 PORTAL_RETURN_SHIPMENT_WINDOW = timedelta(days=env.int("PORTAL_RETURN_SHIPMENT_DAYS", default=10))
 PORTAL_RETURN_RECEIPT_WINDOW = timedelta(days=env.int("PORTAL_RETURN_RECEIPT_DAYS", default=10))
+PORTAL_COUPON_VALIDITY = timedelta(days=env.int("PORTAL_COUPON_VALID_DAYS", default=90))
 # The dispute description must be written in English (Latin script); off for other markets.
 PORTAL_REQUIRE_LATIN_DESCRIPTION = env.bool("PORTAL_REQUIRE_LATIN_DESCRIPTION", default=True)
 PORTAL_CURRENCY = env.str("PORTAL_CURRENCY", default="USD")
@@ -241,6 +247,13 @@ PORTAL_EVIDENCE_MAX_PIXELS = env.int("PORTAL_EVIDENCE_MAX_PIXELS", default=40_00
 PORTAL_REFUND_GATEWAY = env.str("PORTAL_REFUND_GATEWAY", default="refunds.gateway.SimulatedGateway")
 PORTAL_SIMULATED_GATEWAY_MODE = env.str("PORTAL_SIMULATED_GATEWAY_MODE", default="ok")
 PORTAL_REFUND_MAX_ATTEMPTS = env.int("PORTAL_REFUND_MAX_ATTEMPTS", default=5)
+# A failed refund is tried again after 1, 2, 4... minutes (at most an hour apart).
+PORTAL_REFUND_RETRY_FIRST = timedelta(
+    seconds=env.int("PORTAL_REFUND_RETRY_FIRST_SECONDS", default=60)
+)
+PORTAL_REFUND_RETRY_LONGEST = timedelta(
+    seconds=env.int("PORTAL_REFUND_RETRY_LONGEST_SECONDS", default=3600)
+)
 # How many overdue items one sweep call handles before it returns.
 PORTAL_SWEEP_BATCH_SIZE = env.int("PORTAL_SWEEP_BATCH_SIZE", default=500)
 

@@ -3,17 +3,22 @@
 ``PORTAL_REFUND_GATEWAY`` names the class (dotted path). The simulated gateway keeps its own
 ledger in the database (``GatewayCall``), answers each idempotency key once (a repeated
 call returns the first answer and moves no money), and can be told to decline or to time
-out with ``PORTAL_SIMULATED_GATEWAY_MODE`` ("ok", "decline", "timeout", "lost_reply").
+out with ``PORTAL_SIMULATED_GATEWAY_MODE``: "ok", "decline" (refused for good), "timeout"
+(nothing happens; the caller retries), "lost_reply" (the money moves but the answer is
+lost), "crash_after_call" (the money moves and then the calling process dies at once,
+before it can record anything: what killing a worker at the worst moment does).
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils.module_loading import import_string
 
 
@@ -44,7 +49,7 @@ class SimulatedGateway:
         if mode == "timeout":
             raise GatewayError("the simulated gateway timed out", retryable=True)
         with transaction.atomic():
-            call, _created = GatewayCall.objects.get_or_create(
+            call, created = GatewayCall.objects.get_or_create(
                 idempotency_key=idempotency_key,
                 defaults={
                     "amount": amount,
@@ -53,6 +58,10 @@ class SimulatedGateway:
                     "reference": f"SIM-{uuid.uuid4().hex[:12].upper()}",
                 },
             )
+            if not created:
+                GatewayCall.objects.filter(pk=call.pk).update(times_asked=F("times_asked") + 1)
+        if mode == "crash_after_call":
+            os._exit(9)
         if mode == "lost_reply":
             # The money moved, but the answer never came back: the caller will retry.
             raise GatewayError("the reply of the simulated gateway was lost", retryable=True)

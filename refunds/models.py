@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -36,6 +37,15 @@ class Refund(ConcurrentTransitionMixin, models.Model):
     line = models.ForeignKey(
         OrderLine, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("line")
     )
+    # The dispute whose outcome this is (none for a cancelled order's refund).
+    dispute = models.ForeignKey(
+        "disputes.Dispute",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunds",
+        verbose_name=_("dispute"),
+    )
     amount = models.DecimalField(_("amount"), **MONEY)
     currency = models.CharField(_("currency"), max_length=3)
     method = models.CharField(_("payment method"), max_length=32, choices=PaymentMethod.choices)
@@ -48,8 +58,13 @@ class Refund(ConcurrentTransitionMixin, models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     flagged = models.BooleanField(_("needs staff attention"), default=False)
+    # When the retry sweep may ask the gateway again (backoff after a failure).
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # The arrival window, in business days by payment method from the day it was sent.
+    expected_from = models.DateField(_("expected from"), null=True, blank=True)
+    expected_by = models.DateField(_("expected by"), null=True, blank=True)
     arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
 
     class Meta:
@@ -61,18 +76,41 @@ class Refund(ConcurrentTransitionMixin, models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "created_at"], name="refund_state_time"),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="refund_unsent_due",
+                condition=Q(state__in=["pending", "failed"], flagged=False),
+            ),
+            models.Index(fields=["dispute"], name="refund_dispute"),
+            models.Index(
+                fields=["expected_by"], name="refund_awaiting_arrival", condition=Q(state="sent")
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} → {self.order}"
 
+    def is_overdue(self, today) -> bool:
+        """Sent, not arrived, and the latest expected date has passed."""
+        return (
+            self.state == RefundState.SENT
+            and self.expected_by is not None
+            and today > self.expected_by
+        )
+
     @transition(
         field=state, source=[RefundState.PENDING, RefundState.FAILED], target=RefundState.SENT
     )
     def mark_sent(self, *, reference: str, at) -> None:
+        from django.utils import timezone as tz
+
+        from refunds.business_days import expected_arrival
+
         self.gateway_reference = reference
         self.sent_at = at
         self.last_error = ""
+        window = expected_arrival(method=self.method, sent_on=tz.localdate(at))
+        self.expected_from, self.expected_by = window.earliest, window.latest
 
     @transition(
         field=state, source=[RefundState.PENDING, RefundState.FAILED], target=RefundState.FAILED
@@ -95,6 +133,9 @@ class GatewayCall(models.Model):
     method = models.CharField(_("payment method"), max_length=32)
     reference = models.CharField(_("reference"), max_length=100, unique=True)
     created_at = models.DateTimeField(_("called at"), default=timezone.now)
+    # Every request with this key after the first is answered from this row: the money
+    # moves once however often it is asked.
+    times_asked = models.PositiveIntegerField(_("times asked"), default=1)
 
     class Meta:
         verbose_name = _("simulated gateway call")
@@ -103,3 +144,99 @@ class GatewayCall(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class PayoutKind(models.TextChoices):
+    RELEASE = "release", _("Released to the seller")
+    CLAWBACK = "clawback", _("Taken back for a later refund")
+
+
+class Payout(models.Model):
+    """The seller's money leaving escrow, one line at a time.
+
+    A line's share is released once (a unique constraint says so): when its order is
+    completed and no dispute on it is unfinished, less what was refunded. If a dispute
+    opened in the post-close window refunds a line already paid out, the refund is taken
+    back from the seller (a negative ``clawback`` row), so payouts and refunds together
+    never exceed what the buyer paid.
+    """
+
+    store = models.ForeignKey(
+        "orders.Store", on_delete=models.PROTECT, related_name="payouts", verbose_name=_("store")
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("order")
+    )
+    line = models.ForeignKey(
+        OrderLine, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("line")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=PayoutKind.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    refund = models.ForeignKey(
+        Refund,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="clawbacks",
+        verbose_name=_("for refund"),
+    )
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line"], condition=Q(kind="release"), name="payout_release_once_per_line"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="release") & Q(amount__gte=0))
+                | (Q(kind="clawback") & Q(amount__lt=0)),
+                name="payout_sign_matches_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "-created_at"], name="payout_store_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency}"
+
+
+class Coupon(models.Model):
+    """A dispute's coupon outcome: a code worth the agreed value in the same store."""
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    store = models.ForeignKey(
+        "orders.Store", on_delete=models.PROTECT, related_name="coupons", verbose_name=_("store")
+    )
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="coupons",
+        verbose_name=_("buyer"),
+    )
+    dispute = models.OneToOneField(
+        "disputes.Dispute",
+        on_delete=models.PROTECT,
+        related_name="coupon",
+        verbose_name=_("dispute"),
+    )
+    value = models.DecimalField(_("value"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("valid until"))
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gt=0), name="coupon_value_positive"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("issued_at")), name="coupon_expires_later"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code

@@ -1,12 +1,25 @@
-"""Refunds: recorded under a lock within their caps, sent once to the gateway."""
+"""Money: refunds recorded within their caps and sent once, escrow released to sellers,
+coupons issued. Every write here happens under the order's row lock.
+
+The invariants, for every line and every order, held by CHECK constraints in the
+database as well as by the checks below:
+
+    refunded_total <= paid            paid_out_total >= 0
+    refunded_total + paid_out_total <= paid
+
+Writers lock the orders concerned (``SELECT ... FOR UPDATE``, in id order so that two
+writers never deadlock), read the running totals, and add to them in one statement.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -15,17 +28,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderLine
+from orders.states import OrderState
 from refunds.gateway import GatewayError, get_gateway
-from refunds.models import Refund, RefundState
+from refunds.models import Coupon, Payout, PayoutKind, Refund, RefundState
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from disputes.models import Dispute
 
 logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 
 
 class RefundError(Exception):
     """A refund that cannot be made, with the reason in words."""
-
-
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -33,6 +51,57 @@ class RefundRequest:
     line_id: int
     amount: Decimal
     reason: str
+    dispute_id: int | None = None
+
+
+def _lock_orders(order_ids: Iterable[int]) -> dict[int, Order]:
+    return {
+        order.pk: order
+        for order in Order.objects.select_for_update()
+        .filter(pk__in=set(order_ids))
+        .order_by("pk")
+        .only(
+            "pk",
+            "state",
+            "store_id",
+            "currency",
+            "payment_method",
+            "total_paid",
+            "refunded_total",
+            "paid_out_total",
+        )
+    }
+
+
+def _lines(line_ids: Iterable[int]) -> dict[int, OrderLine]:
+    return {
+        line.pk: line
+        for line in OrderLine.objects.filter(pk__in=set(line_ids)).only(
+            "pk", "order_id", "quantity", "unit_price", "refunded_total", "paid_out_total"
+        )
+    }
+
+
+def _add_to_totals(
+    model: type[Order] | type[OrderLine], field: str, amounts: dict[int, Decimal]
+) -> None:
+    """``field += amount`` for each row, in one statement on PostgreSQL."""
+    amounts = {pk: amount for pk, amount in amounts.items() if amount}
+    if not amounts:
+        return
+    if connection.vendor == "postgresql" and len(amounts) > 1:
+        table = connection.ops.quote_name(model._meta.db_table)
+        column = connection.ops.quote_name(model._meta.get_field(field).column)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {column} = {table}.{column} + v.amount"  # noqa: S608
+                f" FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, amount)"
+                f" WHERE {table}.id = v.id",
+                [list(amounts), list(amounts.values())],
+            )
+        return
+    for pk, amount in amounts.items():
+        model.objects.filter(pk=pk).update(**{field: F(field) + amount})
 
 
 def refunds_create(
@@ -40,11 +109,12 @@ def refunds_create(
 ) -> list[Refund]:
     """Record refunds for order lines, never above what was paid for a line or its order.
 
-    Call it inside the transaction that decides the outcomes. The orders' rows are locked
-    (in id order, so two callers never deadlock); each line's and order's
-    ``refunded_total`` grows by what is refunded, and the database's CHECK constraints
-    refuse any total above what was paid, whoever writes. The gateway is asked after the
-    commit (one task for the whole set).
+    Call it inside the transaction that decides the outcomes: the rows are written with
+    the outcome or not at all. Each refund gets its idempotency key now, before any call
+    to the gateway, which is asked after the commit (one task for the whole set).
+
+    A line already paid out to the seller (its order completed, then a dispute opened in
+    the post-close window) has the refunded part taken back from the seller's payout.
     """
     now = now or timezone.now()
     if not requests:
@@ -54,22 +124,16 @@ def refunds_create(
             raise RefundError(_("A refund is a positive amount in cents."))
     per_line: dict[int, Decimal] = {}
     for item in requests:
-        per_line[item.line_id] = per_line.get(item.line_id, Decimal(0)) + item.amount
+        per_line[item.line_id] = per_line.get(item.line_id, ZERO) + item.amount
     with transaction.atomic():
-        lines = {
-            line.pk: line
-            for line in OrderLine.objects.filter(pk__in=per_line).only(
-                "pk", "order_id", "quantity", "unit_price", "refunded_total"
-            )
-        }
-        orders = {
-            order.pk: order
-            for order in Order.objects.select_for_update()
-            .filter(pk__in={line.order_id for line in lines.values()})
-            .order_by("pk")
-            .only("pk", "currency", "payment_method", "total_paid", "refunded_total")
-        }
-        per_order: dict[int, Decimal] = {}
+        order_of = dict(OrderLine.objects.filter(pk__in=per_line).values_list("pk", "order_id"))
+        if len(order_of) != len(per_line):
+            raise RefundError(_("No such order line."))
+        orders = _lock_orders(order_of.values())
+        lines = _lines(per_line)  # read under the orders' locks: the totals are current
+        refunded_order: dict[int, Decimal] = {}
+        clawback_line: dict[int, Decimal] = {}
+        clawback_order: dict[int, Decimal] = {}
         for line_id, amount in per_line.items():
             line = lines[line_id]
             if line.refunded_total + amount > line.amount_paid:
@@ -77,73 +141,228 @@ def refunds_create(
                     _("Refunds for this item would exceed the %(paid)s paid for it.")
                     % {"paid": line.amount_paid}
                 )
-            per_order[line.order_id] = per_order.get(line.order_id, Decimal(0)) + amount
-        for order_id, amount in per_order.items():
+            over = line.refunded_total + amount + line.paid_out_total - line.amount_paid
+            if over > 0:
+                clawback_line[line_id] = -over
+                clawback_order[line.order_id] = clawback_order.get(line.order_id, ZERO) - over
+            refunded_order[line.order_id] = refunded_order.get(line.order_id, ZERO) + amount
+        for order_id, amount in refunded_order.items():
             if orders[order_id].refunded_total + amount > orders[order_id].total_paid:
                 raise RefundError(_("Refunds for this order would exceed what was paid."))
         try:
             with transaction.atomic():
-                _add_to_totals(OrderLine, per_line)
-                _add_to_totals(Order, per_order)
+                _add_to_totals(OrderLine, "paid_out_total", clawback_line)
+                _add_to_totals(Order, "paid_out_total", clawback_order)
+                _add_to_totals(OrderLine, "refunded_total", per_line)
+                _add_to_totals(Order, "refunded_total", refunded_order)
         except IntegrityError as exc:  # a writer that skipped the lock: the database says no
             raise RefundError(_("Refunds would exceed what was paid.")) from exc
         rows = Refund.objects.bulk_create(
             Refund(
-                order_id=lines[item.line_id].order_id,
+                order_id=order_of[item.line_id],
                 line_id=item.line_id,
+                dispute_id=item.dispute_id,
                 amount=item.amount,
-                currency=orders[lines[item.line_id].order_id].currency,
-                method=orders[lines[item.line_id].order_id].payment_method,
+                currency=orders[order_of[item.line_id]].currency,
+                method=orders[order_of[item.line_id]].payment_method,
                 reason=item.reason[:200],
                 created_at=now,
             )
             for item in requests
         )
+        if clawback_line:
+            first_refund = {}
+            for row in rows:
+                first_refund.setdefault(row.line_id, row)
+            Payout.objects.bulk_create(
+                Payout(
+                    store_id=orders[order_of[line_id]].store_id,
+                    order_id=order_of[line_id],
+                    line_id=line_id,
+                    kind=PayoutKind.CLAWBACK,
+                    amount=amount,
+                    currency=orders[order_of[line_id]].currency,
+                    refund=first_refund[line_id],
+                    created_at=now,
+                )
+                for line_id, amount in clawback_line.items()
+            )
         ids = [row.pk for row in rows]
         transaction.on_commit(lambda: _queue_send(ids))
     return rows
 
 
-def _add_to_totals(model: type[Order] | type[OrderLine], amounts: dict[int, Decimal]) -> None:
-    """refunded_total += amount for each row, in one statement on PostgreSQL."""
-    if connection.vendor == "postgresql" and len(amounts) > 1:
-        table = connection.ops.quote_name(model._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET refunded_total = {table}.refunded_total + v.amount"  # noqa: S608
-                f" FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, amount)"
-                f" WHERE {table}.id = v.id",
-                [list(amounts), list(amounts.values())],
-            )
-        return
-    for pk, amount in amounts.items():
-        model.objects.filter(pk=pk).update(refunded_total=F("refunded_total") + amount)
-
-
 def refund_create(
-    *, line: OrderLine, amount: Decimal, reason: str, now: datetime | None = None
+    *,
+    line: OrderLine,
+    amount: Decimal,
+    reason: str,
+    dispute_id: int | None = None,
+    now: datetime | None = None,
 ) -> Refund:
     """One refund for one line (see ``refunds_create``)."""
-    (refund,) = refunds_create(requests=[RefundRequest(line.pk, amount, reason)], now=now)
+    (refund,) = refunds_create(
+        requests=[RefundRequest(line.pk, amount, reason, dispute_id)], now=now
+    )
     return refund
 
 
+# --- escrow ------------------------------------------------------------------------------------
+def payouts_release(*, line_ids: Iterable[int], now: datetime | None = None) -> list[Payout]:
+    """Release to the seller each given line's share that is due, once.
+
+    A line's share is due when its order is completed and no dispute on the line is
+    unfinished; it is what was paid less what was refunded. Lines not due yet are left
+    alone (they are released later, when their order completes or their dispute ends);
+    a line already released is not released again.
+    """
+    from disputes.models import Dispute
+    from disputes.states import FINISHED_STATES
+
+    now = now or timezone.now()
+    line_ids = set(line_ids)
+    if not line_ids:
+        return []
+    with transaction.atomic():
+        order_of = dict(OrderLine.objects.filter(pk__in=line_ids).values_list("pk", "order_id"))
+        orders = _lock_orders(order_of.values())
+        due = {pk for pk in line_ids if orders[order_of[pk]].state == OrderState.COMPLETED}
+        if not due:
+            return []
+        # Read under the orders' locks: a dispute finishing now waits for them, so it
+        # sees this release, or this release sees it finished.
+        due -= set(
+            Dispute.objects.filter(line_id__in=due)
+            .exclude(state__in=[s.value for s in FINISHED_STATES])
+            .values_list("line_id", flat=True)
+        )
+        due -= set(
+            Payout.objects.filter(line_id__in=due, kind=PayoutKind.RELEASE).values_list(
+                "line_id", flat=True
+            )
+        )
+        if not due:
+            return []
+        lines = _lines(due)
+        per_line = {pk: lines[pk].held_in_escrow for pk in due}
+        per_order: dict[int, Decimal] = {}
+        for pk, amount in per_line.items():
+            per_order[order_of[pk]] = per_order.get(order_of[pk], ZERO) + amount
+        _add_to_totals(OrderLine, "paid_out_total", per_line)
+        _add_to_totals(Order, "paid_out_total", per_order)
+        return Payout.objects.bulk_create(
+            Payout(
+                store_id=orders[order_of[pk]].store_id,
+                order_id=order_of[pk],
+                line_id=pk,
+                kind=PayoutKind.RELEASE,
+                amount=amount,
+                currency=orders[order_of[pk]].currency,
+                created_at=now,
+            )
+            for pk, amount in sorted(per_line.items())
+        )
+
+
+def order_release_settled(*, order_id: int, now: datetime | None = None) -> list[Payout]:
+    """An order completed: release every line of it that has no unfinished dispute."""
+    line_ids = OrderLine.objects.filter(order_id=order_id).values_list("pk", flat=True)
+    return payouts_release(line_ids=list(line_ids), now=now)
+
+
+def order_refund_cancelled(*, order_id: int, now: datetime | None = None) -> list[Refund]:
+    """A cancelled order: everything not yet refunded goes back to the buyer."""
+    with transaction.atomic():
+        _lock_orders([order_id])
+        requests = [
+            RefundRequest(line.pk, line.held_in_escrow, _("Order cancelled"))
+            for line in OrderLine.objects.filter(order_id=order_id)
+            if line.held_in_escrow > 0
+        ]
+        return refunds_create(requests=requests, now=now)
+
+
+# --- coupons -----------------------------------------------------------------------------------
+def new_coupon_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing to misread: no 0/O, 1/I
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
+
+
+def coupons_issue(*, disputes: Sequence[Dispute], now: datetime | None = None) -> list[Coupon]:
+    """Issue each dispute's coupon: a code worth its agreed amount in the same store."""
+    from disputes import deadlines
+
+    now = now or timezone.now()
+    return Coupon.objects.bulk_create(
+        Coupon(
+            code=new_coupon_code(),
+            store_id=dispute.store_id,
+            buyer_id=dispute.buyer_id,
+            dispute_id=dispute.pk,
+            value=dispute.outcome_amount,
+            currency=dispute.currency,
+            issued_at=now,
+            expires_at=deadlines.coupon_expires_at(issued_at=now),
+        )
+        for dispute in disputes
+    )
+
+
+# --- sending -----------------------------------------------------------------------------------
 def _queue_send(ids: list[int]) -> None:
     from refunds.tasks import send_refunds
 
     try:
         send_refunds.delay(ids)
     except Exception:
-        # The rows stay pending with their keys; sending them again is always safe.
+        # The rows stay pending with their keys; the retry sweep sends them.
         logger.warning("broker unreachable: %d refund(s) stay pending", len(ids))
+
+
+def retry_delay(attempts: int):
+    """Backoff before the next attempt: 1, 2, 4... minutes, an hour at most."""
+    return min(
+        settings.PORTAL_REFUND_RETRY_FIRST * 2 ** max(attempts - 1, 0),
+        settings.PORTAL_REFUND_RETRY_LONGEST,
+    )
+
+
+def _record_refund_event(refund: Refund, kind: str, at: datetime, note: str = "") -> None:
+    """Put a refund's news on its dispute's timeline and in both parties' mail."""
+    if refund.dispute_id is None:
+        return
+    from disputes.services import Recorder, lock_dispute
+    from disputes.states import Party
+
+    dispute = lock_dispute(refund.dispute_id)
+    recorder = Recorder()
+    recorder.add(
+        dispute,
+        kind=kind,
+        actor=None,
+        party=Party.PLATFORM,
+        from_state=dispute.state,
+        at=at,
+        note=note,
+        data={
+            "refund": refund.pk,
+            "amount": str(refund.amount),
+            "method": refund.method,
+            "reference": refund.gateway_reference,
+        },
+    )
+    recorder.flush()
 
 
 def refund_send(*, refund_id: int, now: datetime | None = None) -> Refund:
     """Ask the gateway to send the refund (with its stored idempotency key) and record the
-    answer. Safe to run any number of times: a sent refund is not sent again, and a retry
-    after a lost reply reuses the key, so the gateway moves the money once."""
+    answer. Safe to run any number of times, at once or after a crash: a sent refund is
+    not sent again, and a retry after a lost reply reuses the key, so the gateway moves
+    the money once. A failure is retried with backoff, then flagged to staff."""
+    from disputes.states import EventKind
+
     refund = Refund.objects.get(pk=refund_id)
-    if refund.state in (RefundState.SENT, RefundState.ARRIVED):
+    if refund.state in (RefundState.SENT, RefundState.ARRIVED) or refund.flagged:
         return refund
     try:
         reference = get_gateway().refund(
@@ -153,20 +372,94 @@ def refund_send(*, refund_id: int, now: datetime | None = None) -> Refund:
             method=refund.method,
         )
     except GatewayError as exc:
+        at = now or timezone.now()
         with transaction.atomic():
             locked = Refund.objects.select_for_update().get(pk=refund_id)
-            if locked.state in (RefundState.PENDING, RefundState.FAILED):
+            if locked.state in (RefundState.PENDING, RefundState.FAILED) and not locked.flagged:
                 locked.attempts += 1
                 give_up = (
                     not exc.retryable or locked.attempts >= settings.PORTAL_REFUND_MAX_ATTEMPTS
                 )
                 locked.mark_failed(error=str(exc), flag=give_up)
+                locked.next_attempt_at = None if give_up else at + retry_delay(locked.attempts)
                 locked.save()
+                if give_up:
+                    _record_refund_event(
+                        locked,
+                        EventKind.REFUND_FAILED,
+                        at,
+                        _("The payment gateway refused the refund; staff will see to it."),
+                    )
         raise
+    at = now or timezone.now()
     with transaction.atomic():
         locked = Refund.objects.select_for_update().get(pk=refund_id)
         if locked.state in (RefundState.PENDING, RefundState.FAILED):
             locked.attempts += 1
-            locked.mark_sent(reference=reference, at=now or timezone.now())
+            locked.mark_sent(reference=reference, at=at)
+            locked.next_attempt_at = None
             locked.save()
+            _record_refund_event(locked, EventKind.REFUND_SENT, at)
+    return locked
+
+
+def refunds_due(*, now: datetime):
+    """Refunds to (re)send: pending ones a minute old whose first send may have been lost
+    (broker down, worker killed), and failed ones whose backoff has passed."""
+    from django.db.models import Q
+
+    first_try_lost = now - settings.PORTAL_REFUND_RETRY_FIRST
+    return Refund.objects.filter(
+        state__in=[RefundState.PENDING, RefundState.FAILED], flagged=False
+    ).filter(
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, created_at__lte=first_try_lost)
+    )
+
+
+def refunds_send_due(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
+    """Send every refund that is due; each failure is recorded on its row and retried later."""
+    now = now or timezone.now()
+    counts = {"sent": 0, "failed": 0}
+    for refund_id in (
+        refunds_due(now=now).order_by("created_at", "id").values_list("pk", flat=True)[:limit]
+    ):
+        try:
+            refund_send(refund_id=refund_id, now=now)
+            counts["sent"] += 1
+        except GatewayError:
+            counts["failed"] += 1
+    return counts
+
+
+def refund_retry(*, refund_id: int, user: User, now: datetime | None = None) -> Refund:
+    """Staff send a flagged refund again (after fixing its cause)."""
+    if not (user.is_staff and user.has_perm("refunds.change_refund")):
+        raise RefundError(_("Only staff who handle refunds can retry one."))
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update().get(pk=refund_id)
+        if locked.state != RefundState.FAILED:
+            raise RefundError(_("Only a failed refund can be retried."))
+        locked.flagged = False
+        locked.next_attempt_at = now or timezone.now()
+        locked.save(update_fields=["flagged", "next_attempt_at"])
+    return locked
+
+
+def refund_mark_arrived(*, refund_id: int, user: Any, now: datetime | None = None) -> Refund:
+    """The buyer (or staff) says the money reached the account. Saying it twice is harmless."""
+    from disputes.states import EventKind
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update().select_related("order").get(pk=refund_id)
+        if user.pk != locked.order.buyer_id and not user.is_staff:
+            raise RefundError(_("This refund is not yours."))
+        if locked.state == RefundState.ARRIVED:
+            return locked
+        if locked.state != RefundState.SENT:
+            raise RefundError(_("This refund has not been sent yet."))
+        locked.mark_arrived(at=now)
+        locked.save()
+        _record_refund_event(locked, EventKind.REFUND_ARRIVED, now)
     return locked

@@ -1,31 +1,33 @@
 from celery import shared_task
 
 from refunds.gateway import GatewayError
-from refunds.services import refund_send
-
-
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(GatewayError,),
-    retry_backoff=10,
-    retry_backoff_max=300,
-    max_retries=5,
-)
-def send_refund(refund_id: int) -> str:
-    """Send one refund to the gateway (retried with backoff while the gateway fails)."""
-    return refund_send(refund_id=refund_id).state
+from refunds.services import refund_send, refunds_send_due
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def send_refunds(ids: list[int]) -> int:
-    """Send a set of refunds just recorded; each failing one is retried on its own."""
+    """Send a set of refunds just recorded. One that fails keeps its row's backoff and is
+    sent again by ``send_due_refunds``; the idempotency key makes every resend safe."""
     sent = 0
     for refund_id in ids:
         try:
             refund_send(refund_id=refund_id)
             sent += 1
-        except GatewayError as exc:
-            if exc.retryable:
-                send_refund.apply_async((refund_id,), countdown=30)
+        except GatewayError:
+            continue
     return sent
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_refund(refund_id: int) -> str:
+    """Send one refund (what staff's "retry now" queues)."""
+    try:
+        return refund_send(refund_id=refund_id).state
+    except GatewayError as exc:
+        return f"failed: {exc}"
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def send_due_refunds() -> dict[str, int]:
+    """Every minute: resend what is pending or failed and due after its backoff."""
+    return refunds_send_due()

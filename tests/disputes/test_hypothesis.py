@@ -53,6 +53,8 @@ KNOWN_STATES = {
     DisputeState.OPEN,
     DisputeState.SELLER_RESPONDED,
     DisputeState.AGREED,
+    DisputeState.AWAITING_RETURN,
+    DisputeState.AWAITING_REPLACEMENT,
     DisputeState.RESOLVED,
     DisputeState.WITHDRAWN,
 }
@@ -233,9 +235,17 @@ class DisputeMachine(RuleBasedStateMachine):
             if party == Party.SELLER and self.first_answer_at is None:
                 self.first_answer_at = at
             self.outcome = Proposal(self.proposal.outcome, self.proposal.amount, party)
-            self.state = DisputeState.RESOLVED
-            self.deadline = (None, "")
-            self.revision += 1  # one action, one revision (agreed, then resolved)
+            # A return or a replacement is a promise with its own clock; the rest ends here.
+            if self.proposal.outcome == OutcomeType.RETURN_AND_REFUND:
+                self.state = DisputeState.AWAITING_RETURN
+                self.deadline = (at + timedelta(days=10), DeadlineKind.RETURN_SHIPMENT)
+            elif self.proposal.outcome == OutcomeType.REPLACEMENT:
+                self.state = DisputeState.AWAITING_REPLACEMENT
+                self.deadline = (at + timedelta(days=7), DeadlineKind.REPLACEMENT_SHIPMENT)
+            else:
+                self.state = DisputeState.RESOLVED
+                self.deadline = (None, "")
+            self.revision += 1  # one action, one revision (agreed, then taking effect)
             self.events += 2
 
     @rule(who=people, outcome=outcomes, amount=amounts, note=notes, revision=revisions)

@@ -930,10 +930,12 @@ def test_an_acceptance_mails_each_party_once_with_the_outcome(
     with django_capture_on_commit_callbacks(execute=True):
         dispute_accept(dispute_id=dispute.pk, user=bob, now=now + HOUR)
     for person in (alice, bob):
-        (mail,) = mail_to(mailoutbox, person)
+        # One mail for the acceptance, and one when the refund it granted left.
+        mail, refund_mail = mail_to(mailoutbox, person)
         assert "accepted the proposal" in mail.body
         assert "State: Resolved" in mail.body
         assert "Outcome: Full refund" in mail.body
+        assert "Refund sent" in refund_mail.subject
 
 
 @pytest.mark.parametrize(
