@@ -25,18 +25,19 @@ def reset(due) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE disputes_notification, disputes_disputeevent, refunds_refund,"
-            " refunds_gatewaycall"
+            "TRUNCATE disputes_notification, disputes_disputeevent, refunds_payout,"
+            " refunds_coupon, refunds_refund, refunds_gatewaycall"
         )
         cursor.execute(
             "UPDATE disputes_dispute SET state = 'open', outcome_type = '', outcome_amount = NULL,"
-            " decided_by = '', decided_at = NULL, finished_at = NULL, next_deadline_at = %s,"
+            " decided_by = '', decided_at = NULL, finished_at = NULL, closing = '',"
+            " next_deadline_at = %s,"
             " deadline_kind = 'seller_response', revision = 0, sweep_failures = 0,"
             " sweep_error = '', sweep_retry_at = NULL",
             [due],
         )
-        cursor.execute("UPDATE orders_orderline SET refunded_total = 0")
-        cursor.execute("UPDATE orders_order SET refunded_total = 0")
+        cursor.execute("UPDATE orders_orderline SET refunded_total = 0, paid_out_total = 0")
+        cursor.execute("UPDATE orders_order SET refunded_total = 0, paid_out_total = 0")
     connection.close()
 
 
@@ -66,7 +67,8 @@ def main() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE refunds_refund, refunds_gatewaycall, evidence_evidence,"
+            "TRUNCATE refunds_payout, refunds_coupon, refunds_refund, refunds_gatewaycall,"
+            " evidence_evidence,"
             " disputes_notification, disputes_disputeevent, disputes_disputemessage,"
             " disputes_dispute, orders_orderline, orders_order, orders_store CASCADE"
         )

@@ -151,3 +151,25 @@ class MessageForm(forms.Form):
 
 class EvidenceForm(forms.Form):
     files = EvidenceField(label=_("Photos and videos"), required=True)
+
+
+class ShipmentForm(RevisionForm):
+    """A parcel sent back or sent again: who carries it and its tracking number.
+
+    Both fields are checked by the service (``check_tracking``), which names the field to
+    fix; the form only carries what was typed, so a refusal can show it again."""
+
+    carrier = forms.CharField(
+        label=_("Carrier (postal service or courier)"),
+        required=False,
+        max_length=80,
+        widget=forms.TextInput(attrs={"maxlength": 80, "autocomplete": "off"}),
+    )
+    tracking = forms.CharField(
+        label=_("Tracking number"),
+        required=False,
+        max_length=80,
+        widget=forms.TextInput(
+            attrs={"maxlength": 80, "autocomplete": "off", "autocapitalize": "characters"}
+        ),
+    )

@@ -12,6 +12,26 @@ urlpatterns = [
     path("disputes/<int:pk>/propose/", views.propose, name="propose"),
     path("disputes/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
     path("disputes/<int:pk>/messages/", views.post_message, name="message"),
+    path("disputes/<int:pk>/return/ship/", views.ship_return, name="ship_return"),
+    path("disputes/<int:pk>/return/arrived/", views.confirm_return, name="confirm_return"),
+    path(
+        "disputes/<int:pk>/replacement/ship/", views.ship_replacement, name="ship_replacement"
+    ),
+    path(
+        "disputes/<int:pk>/replacement/arrived/",
+        views.confirm_replacement,
+        name="confirm_replacement",
+    ),
+    path(
+        "disputes/<int:pk>/replacement/not-arrived/",
+        views.replacement_not_arrived,
+        name="replacement_not_arrived",
+    ),
+    path(
+        "disputes/<int:pk>/refunds/<int:refund_id>/arrived/",
+        views.refund_arrived,
+        name="refund_arrived",
+    ),
     path("disputes/<int:pk>/evidence/", views.add_evidence, name="evidence_add"),
     path(
         "disputes/<int:pk>/evidence/<int:evidence_id>/file/",

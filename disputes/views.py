@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,6 +20,7 @@ from disputes.forms import (
     OpenDisputeForm,
     ProposalForm,
     RevisionForm,
+    ShipmentForm,
 )
 from disputes.models import Dispute
 from disputes.selectors import (
@@ -30,12 +32,14 @@ from disputes.selectors import (
     disputes_for_user,
     store_dispute_counts,
 )
-from disputes.states import DisputeState
+from disputes.states import Closing, DisputeState, Party
 from disputes.sweeps import dispute_process_deadline
 from evidence import storage as evidence_storage
 from evidence.models import Evidence
 from orders.models import OrderLine
 from orders.selectors import store_for_seller
+from refunds.selectors import dispute_coupon, refund_tracker
+from refunds.services import RefundError, refund_mark_arrived
 
 
 def _conflict(request: HttpRequest, dispute_id: int, error: Exception) -> HttpResponse:
@@ -122,8 +126,24 @@ def _detail_context(request: HttpRequest, dispute: Dispute, **forms: Any) -> dic
         "evidence_form": forms.get("evidence_form") or EvidenceForm(),
         "evidence": list(dispute_evidence(dispute=dispute)),
         "evidence_left": services.evidence_allowance(dispute=dispute, party=party) if party else 0,
+        "return_form": forms.get("return_form")
+        or (ShipmentForm(initial=revision) if "ship_return" in actions else None),
+        "replacement_form": forms.get("replacement_form")
+        or (ShipmentForm(initial=revision) if "ship_replacement" in actions else None),
+        "refunds": _refunds_with_flags(dispute),
+        # A coupon is issued exactly when a dispute closes with one: no query otherwise.
+        "coupon": dispute_coupon(dispute=dispute) if dispute.closing == Closing.COUPON else None,
         "now": timezone.now(),
     }
+
+
+def _refunds_with_flags(dispute: Dispute) -> list[Any]:
+    """The dispute's refunds, each marked overdue or not as of today (one query)."""
+    today = timezone.localdate()
+    refunds = list(refund_tracker(dispute=dispute))
+    for refund in refunds:
+        refund.overdue = refund.is_overdue(today)
+    return refunds
 
 
 @login_required
@@ -216,6 +236,130 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         "disputes/withdraw.html",
         {"dispute": dispute, "form": RevisionForm(initial={"revision": dispute.revision})},
     )
+
+
+def _only(request: HttpRequest, dispute: Dispute, party: Party) -> None:
+    """A one-sided step: the other side and staff see the dispute, but this is not theirs."""
+    if dispute.party_of(request.user) != party:
+        raise PermissionDenied
+
+
+def _shipment(
+    request: HttpRequest, pk: int, *, party: Party, service: Any, form_name: str, done: str
+) -> HttpResponse:
+    """A parcel's carrier and tracking number: a refusal names the field and keeps what was
+    typed; a stale page gets the 409 page."""
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    _only(request, dispute, party)
+    form = ShipmentForm(request.POST)
+    if not form.is_valid() and "revision" in form.errors:
+        return _conflict(request, pk, services.StaleDispute(_("The form was incomplete.")))
+    if form.is_valid():
+        try:
+            service(
+                dispute_id=dispute.pk,
+                user=request.user,
+                carrier=form.cleaned_data["carrier"],
+                tracking=form.cleaned_data["tracking"],
+                expected_revision=form.cleaned_data["revision"],
+            )
+        except services.StaleDispute as exc:
+            return _conflict(request, pk, exc)
+        except services.DisputeError as exc:
+            if exc.field is None:
+                messages.error(request, str(exc))
+                return redirect("disputes:detail", pk)
+            form.add_error(exc.field, str(exc))
+        else:
+            messages.success(request, done)
+            return redirect("disputes:detail", pk)
+    return render(
+        request,
+        "disputes/detail.html",
+        _detail_context(request, dispute, **{form_name: form}),
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def ship_return(request: HttpRequest, pk: int) -> HttpResponse:
+    return _shipment(
+        request,
+        pk,
+        party=Party.BUYER,
+        service=services.dispute_ship_return,
+        form_name="return_form",
+        done=_("Thank you. The seller has been told and must confirm that the parcel arrived."),
+    )
+
+
+@login_required
+@require_POST
+def confirm_return(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    _only(request, dispute, Party.SELLER)
+    return _guarded_action(
+        request,
+        dispute,
+        services.dispute_confirm_return,
+        _("You confirmed the return. The refund is on its way to the buyer."),
+    )
+
+
+@login_required
+@require_POST
+def ship_replacement(request: HttpRequest, pk: int) -> HttpResponse:
+    return _shipment(
+        request,
+        pk,
+        party=Party.SELLER,
+        service=services.dispute_ship_replacement,
+        form_name="replacement_form",
+        done=_("The replacement is on its way; the buyer has been told."),
+    )
+
+
+@login_required
+@require_POST
+def confirm_replacement(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    _only(request, dispute, Party.BUYER)
+    return _guarded_action(
+        request,
+        dispute,
+        services.dispute_confirm_replacement,
+        _("Thank you. The replacement arrived and the dispute is resolved."),
+    )
+
+
+@login_required
+@require_POST
+def replacement_not_arrived(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    _only(request, dispute, Party.BUYER)
+    return _guarded_action(
+        request,
+        dispute,
+        services.dispute_replacement_not_arrived,
+        _("The replacement did not arrive: your original request is granted."),
+    )
+
+
+@login_required
+@require_POST
+def refund_arrived(request: HttpRequest, pk: int, refund_id: int) -> HttpResponse:
+    """The buyer says a sent refund reached their account."""
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    _only(request, dispute, Party.BUYER)
+    refund = get_object_or_404(refund_tracker(dispute=dispute), pk=refund_id)
+    try:
+        refund_mark_arrived(refund_id=refund.pk, user=request.user)
+    except RefundError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Thank you: the refund is marked as arrived."))
+    return redirect(f"{dispute.get_absolute_url()}#refunds")
 
 
 @login_required

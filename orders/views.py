@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from orders.forms import ShipForm
+from orders.models import default_currency
 from orders.selectors import (
     orders_for_buyer,
     orders_for_store,
@@ -17,6 +18,7 @@ from orders.selectors import (
 )
 from orders.services import OrderError, order_confirm_receipt, order_mark_shipped
 from orders.states import OrderState
+from refunds.selectors import store_escrow
 
 PAGE_SIZE = 25
 
@@ -98,6 +100,9 @@ def seller_dashboard(request: HttpRequest) -> HttpResponse:
             "states": OrderState,
             "counts": store_order_counts(store=store),
             "clocks": store_running_clocks(store=store),
+            "escrow": store_escrow(store=store),
+            # The escrow totals add up the store's orders, all in the portal's currency.
+            "currency": default_currency(),
             "now": timezone.now(),
         },
     )

@@ -1,17 +1,59 @@
-from django.contrib import admin
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from orders.admin import RecordAdmin
-from refunds.models import GatewayCall, Refund
+from refunds.models import Coupon, GatewayCall, Payout, Refund, RefundState
+from refunds.services import RefundError, refund_mark_arrived, refund_retry
+
+logger = logging.getLogger(__name__)
+
+
+def _queue_one(task: Any, refund_id: int) -> None:
+    """Queue the send; with the broker down the refund is already due and the periodic
+    resend picks it up within a minute."""
+    try:
+        task.delay(refund_id)
+    except Exception:
+        logger.warning("broker unreachable: refund %s waits for the periodic resend", refund_id)
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    """Sent refunds whose latest expected arrival date has passed: someone should ask."""
+
+    title = _("arrival")
+    parameter_name = "arrival"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("overdue", _("Overdue (sent, expected date passed)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Refund]) -> QuerySet[Refund]:
+        if self.value() == "overdue":
+            return queryset.filter(state=RefundState.SENT, expected_by__lt=timezone.localdate())
+        return queryset
 
 
 @admin.register(Refund)
 class RefundAdmin(RecordAdmin):
-    """Refunds as the gateway saw them; flagged ones need a person."""
+    """Refunds as the gateway saw them; never edited by hand. Flagged ones need a person:
+    "Retry now" makes a failed refund due again and sends it; "Mark as arrived" records
+    what the buyer told staff."""
 
     list_display = [
         "id",
         "order",
         "line",
+        "dispute",
         "amount",
         "currency",
         "method",
@@ -20,10 +62,87 @@ class RefundAdmin(RecordAdmin):
         "attempts",
         "created_at",
         "sent_at",
+        "expected_by",
+        "arrived_at",
     ]
-    list_filter = ["state", "flagged", "method"]
+    list_filter = [OverdueFilter, "state", "flagged", "method"]
     list_select_related = ["order", "line"]
     search_fields = ["order__number", "gateway_reference", "idempotency_key"]
+    actions = ["retry_now", "mark_arrived"]
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        """Staff who handle refunds (the services check the same permission)."""
+        return request.user.is_staff and request.user.has_perm("refunds.change_refund")
+
+    @admin.action(description=_("Retry now"), permissions=["refund"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
+        from refunds.tasks import send_refund
+
+        done = 0
+        for refund_id in queryset.values_list("pk", flat=True):
+            try:
+                refund_retry(refund_id=refund_id, user=request.user)
+            except RefundError as exc:
+                self.message_user(request, f"#{refund_id}: {exc}", messages.ERROR)
+                continue
+            transaction.on_commit(partial(_queue_one, send_refund, refund_id))
+            done += 1
+        if done:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d refund is queued to be sent again.",
+                    "%(n)d refunds are queued to be sent again.",
+                    done,
+                )
+                % {"n": done},
+                messages.SUCCESS,
+            )
+
+    @admin.action(description=_("Mark as arrived"), permissions=["refund"])
+    def mark_arrived(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:
+        done = 0
+        for refund_id in queryset.values_list("pk", flat=True):
+            try:
+                refund_mark_arrived(refund_id=refund_id, user=request.user)
+            except RefundError as exc:
+                self.message_user(request, f"#{refund_id}: {exc}", messages.ERROR)
+                continue
+            done += 1
+        if done:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d refund is marked as arrived.",
+                    "%(n)d refunds are marked as arrived.",
+                    done,
+                )
+                % {"n": done},
+                messages.SUCCESS,
+            )
+
+
+@admin.register(Payout)
+class PayoutAdmin(RecordAdmin):
+    """The seller's money leaving escrow (negative rows take back a later refund)."""
+
+    list_display = ["created_at", "store", "order", "line", "kind", "amount", "currency"]
+    list_filter = ["kind", "store"]
+    list_select_related = ["store", "order", "line"]
+    search_fields = ["order__number", "store__name"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Coupon)
+class CouponAdmin(RecordAdmin):
+    list_display = ["code", "store", "buyer", "value", "currency", "issued_at", "expires_at"]
+    list_select_related = ["store", "buyer"]
+    search_fields = ["code"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(GatewayCall)

@@ -18,8 +18,8 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.roles import ARBITRATORS, ensure_role_groups
-from disputes.services import DisputeRequest, dispute_open
-from disputes.states import Reason, RequestedOutcome
+from disputes.services import DisputeRequest, dispute_accept, dispute_open, dispute_propose
+from disputes.states import OutcomeType, Reason, RequestedOutcome
 from orders.models import Store
 from orders.payment import PaymentMethod
 from orders.services import (
@@ -29,6 +29,8 @@ from orders.services import (
     order_mark_shipped,
     orders_complete_expired,
 )
+from refunds.models import Refund
+from refunds.services import refund_send
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - printed for the demo on purpose
 
@@ -51,6 +53,25 @@ def _demo_photo(name: str) -> SimpleUploadedFile:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=88)
     return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/jpeg")
+
+
+def _claim(line, buyer, *, description, amount, wants_return=False, at):
+    return dispute_open(
+        line=line,
+        buyer=buyer,
+        request=DisputeRequest(
+            received=True,
+            reason=Reason.NOT_AS_DESCRIBED,
+            description=description,
+            quantity=1,
+            requested_outcome=(
+                RequestedOutcome.RETURN_AND_REFUND if wants_return else RequestedOutcome.REFUND_ONLY
+            ),
+            requested_amount=amount,
+        ),
+        files=[_demo_photo("what-arrived.jpg")],
+        now=at,
+    )
 
 
 class Command(BaseCommand):
@@ -150,7 +171,7 @@ class Command(BaseCommand):
                     LineSpec("Summer dress", 1, Decimal("45.00"), colour="Red", size="M"),
                     LineSpec("Summer dress", 1, Decimal("45.00"), colour="Blue", size="S"),
                 ],
-                PaymentMethod.ACCOUNT_BALANCE,
+                PaymentMethod.CARD,
                 placed_days_ago=12,
             ),
             bob,
@@ -239,6 +260,7 @@ class Command(BaseCommand):
             files=[_demo_photo("torn-sleeve.jpg")],
             now=now - timedelta(days=2),
         )
+        self._money_situations(carol, bob, dave, boutique, gadgets, make, ship, now)
         make(
             carol,
             gadgets,
@@ -247,3 +269,117 @@ class Command(BaseCommand):
             placed_days_ago=1,
         )
         orders_complete_expired(now=now)
+
+    def _money_situations(self, carol, bob, dave, boutique, gadgets, make, ship, now) -> None:
+        """Carol's disputes in each money situation of the refunds issue."""
+        day = timedelta(days=1)
+        # A return agreed two days ago: Carol has eight days to ship it back.
+        trousers = ship(
+            make(
+                carol,
+                boutique,
+                [LineSpec("Linen trousers", 1, Decimal("38.00"), colour="Sand", size="M")],
+                PaymentMethod.CARD,
+                placed_days_ago=14,
+            ),
+            bob,
+            10,
+            "RR100000007CN",
+        )
+        dispute = _claim(
+            trousers.lines.get(),
+            carol,
+            description="The trousers are two sizes smaller than the label says.",
+            amount=Decimal("38.00"),
+            wants_return=True,
+            at=now - 6 * day,
+        )
+        dispute_accept(dispute_id=dispute.pk, user=bob, now=now - 2 * day)
+        # A replacement agreed three days ago: Dave has four days left to ship it.
+        case = ship(
+            make(
+                carol,
+                gadgets,
+                [LineSpec("Phone case", 1, Decimal("14.00"), colour="Clear")],
+                PaymentMethod.MAESTRO,
+                placed_days_ago=12,
+            ),
+            dave,
+            9,
+            "LX200000002CN",
+        )
+        dispute = _claim(
+            case.lines.get(),
+            carol,
+            description="The case is for a different phone model and does not fit.",
+            amount=Decimal("14.00"),
+            at=now - 5 * day,
+        )
+        dispute_propose(
+            dispute_id=dispute.pk,
+            user=dave,
+            outcome=OutcomeType.REPLACEMENT,
+            note="Sorry, wrong model picked. I will send the right one.",
+            now=now - 4 * day,
+        )
+        dispute_accept(dispute_id=dispute.pk, user=carol, now=now - 3 * day)
+        # A partial refund agreed six days ago and sent by card: the tracker has dates.
+        mugs = ship(
+            make(
+                carol,
+                boutique,
+                [LineSpec("Ceramic mug", 2, Decimal("12.00"), colour="Teal")],
+                PaymentMethod.CARD,
+                placed_days_ago=16,
+            ),
+            bob,
+            12,
+            "RR100000008CN",
+        )
+        dispute = _claim(
+            mugs.lines.get(),
+            carol,
+            description="One of the two mugs has a chipped rim.",
+            amount=Decimal("12.00"),
+            at=now - 8 * day,
+        )
+        dispute_propose(
+            dispute_id=dispute.pk,
+            user=bob,
+            outcome=OutcomeType.PARTIAL_REFUND,
+            amount=Decimal("8.00"),
+            note="The chip is small; I can refund 8.00.",
+            now=now - 7 * day,
+        )
+        dispute_accept(dispute_id=dispute.pk, user=carol, now=now - 6 * day)
+        for refund in Refund.objects.filter(dispute=dispute):
+            refund_send(refund_id=refund.pk, now=now - 6 * day)
+        # A coupon accepted four days ago.
+        hat = ship(
+            make(
+                carol,
+                boutique,
+                [LineSpec("Straw sun hat", 1, Decimal("19.00"), colour="Natural")],
+                PaymentMethod.CARD,
+                placed_days_ago=11,
+            ),
+            bob,
+            8,
+            "RR100000009CN",
+        )
+        dispute = _claim(
+            hat.lines.get(),
+            carol,
+            description="The ribbon on the hat is a different colour from the photo.",
+            amount=Decimal("6.00"),
+            at=now - 6 * day,
+        )
+        dispute_propose(
+            dispute_id=dispute.pk,
+            user=bob,
+            outcome=OutcomeType.COUPON,
+            amount=Decimal("6.00"),
+            note="A coupon for your next order, with my apologies.",
+            now=now - 5 * day,
+        )
+        dispute_accept(dispute_id=dispute.pk, user=carol, now=now - 4 * day)
