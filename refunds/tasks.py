@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from refunds.gateway import GatewayError
+from refunds.models import Refund
 from refunds.services import refund_send, refunds_send_due
 
 
@@ -13,7 +14,7 @@ def send_refunds(ids: list[int]) -> int:
         try:
             refund_send(refund_id=refund_id)
             sent += 1
-        except GatewayError:
+        except (GatewayError, Refund.DoesNotExist):
             continue
     return sent
 

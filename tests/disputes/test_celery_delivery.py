@@ -25,6 +25,7 @@ from disputes.notifications import notifications_deliver
 from disputes.states import DisputeState, EventKind
 from disputes.sweeps import disputes_sweep_due
 from portal.celery import app
+from refunds.models import Refund, RefundState
 from tests.conftest import need
 from tests.disputes.bulk import overdue_disputes
 
@@ -78,9 +79,13 @@ def test_a_real_worker_runs_the_scheduled_sweep(real_broker, alice, bobs_store, 
         assert wait_for(
             lambda: Dispute.objects.filter(pk__in=ids, state=DisputeState.RESOLVED).count() == 20
         )
-        # The outbox rows it wrote were delivered by the same worker, after the commit.
+        # The refunds it recorded were sent by the same worker, after the commit...
+        assert wait_for(lambda: Refund.objects.filter(state=RefundState.SENT).count() == 20)
+        # ...and the outbox rows written on the way were delivered.
         assert wait_for(lambda: not Notification.objects.filter(sent_at__isnull=True).exists())
-    assert Notification.objects.count() == 40
+    # Two people, two events each: the deadline that granted the refund, and the refund
+    # leaving (the worker also sent the 20 refunds the sweep recorded).
+    assert Notification.objects.count() == 80
 
 
 def test_a_worker_killed_mid_sweep_loses_and_doubles_nothing(real_broker, alice, bobs_store):

@@ -18,6 +18,13 @@ from tests.factories import make_order, open_dispute
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
+@pytest.fixture(autouse=True)
+def _refunds_stay_pending(monkeypatch):
+    """These races are about the dispute; the refunds their outcomes record stay pending
+    (sending them is tested in tests/refunds)."""
+    monkeypatch.setattr("refunds.services._queue_send", lambda ids: None)
+
+
 def run_together(*jobs):
     """Run each job in its own thread and connection, released by one barrier."""
     barrier = threading.Barrier(len(jobs))

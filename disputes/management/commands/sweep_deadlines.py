@@ -5,19 +5,24 @@ from django.core.management.base import BaseCommand
 from disputes.notifications import notifications_deliver
 from disputes.sweeps import disputes_sweep_due
 from orders.services import orders_complete_expired
+from refunds.services import refunds_send_due
 
 
 class Command(BaseCommand):
     help = (
         "Apply every clock that has run out (protection periods, seller answers, "
-        "negotiations) once, and mail pending notifications with --deliver."
+        "negotiations, returns, replacements) once; with --deliver, also send due refunds and "
+        "mail pending notifications."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--deliver",
             action="store_true",
-            help="also mail the pending notifications from this process (no broker needed)",
+            help=(
+                "also mail the pending notifications and send the refunds that are due "
+                "from this process (no broker needed)"
+            ),
         )
 
     def handle(self, *args, **options) -> None:
@@ -28,4 +33,8 @@ class Command(BaseCommand):
             f"pushed aside: {disputes.failed}, batches: {disputes.batches}"
         )
         if options["deliver"]:
-            self.stdout.write(f"notifications mailed: {notifications_deliver(limit=10_000)}")
+            refunds = refunds_send_due(limit=10_000)
+            self.stdout.write(
+                f"refunds sent: {refunds['sent']}, failed: {refunds['failed']}; "
+                f"notifications mailed: {notifications_deliver(limit=10_000)}"
+            )
