@@ -22,7 +22,9 @@ ARBITRATOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "rule_dispute",
     ),
     "evidence": ("view_evidence", "hide_evidence"),
-    "refunds": ("view_refund", "view_gatewaycall"),
+    # change_refund: "Retry now" and "Mark as arrived" on refunds (never editing amounts:
+    # every refund field is read-only in admin).
+    "refunds": ("view_refund", "change_refund", "view_gatewaycall", "view_payout", "view_coupon"),
 }
 
 

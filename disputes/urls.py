@@ -14,9 +14,7 @@ urlpatterns = [
     path("disputes/<int:pk>/messages/", views.post_message, name="message"),
     path("disputes/<int:pk>/return/ship/", views.ship_return, name="ship_return"),
     path("disputes/<int:pk>/return/arrived/", views.confirm_return, name="confirm_return"),
-    path(
-        "disputes/<int:pk>/replacement/ship/", views.ship_replacement, name="ship_replacement"
-    ),
+    path("disputes/<int:pk>/replacement/ship/", views.ship_replacement, name="ship_replacement"),
     path(
         "disputes/<int:pk>/replacement/arrived/",
         views.confirm_replacement,

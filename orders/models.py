@@ -18,6 +18,7 @@ from orders.states import CompletionReason, OrderState
 logger = logging.getLogger(__name__)
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+HALF_CENT = Decimal("0.005")
 
 
 def default_protection_days() -> int:
@@ -149,13 +150,16 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total_paid__gte=0), name="order_total_nonnegative"),
+            # HALF_CENT: amounts are whole cents, so "<= paid + half a cent" is "<= paid"
+            # exactly; the slack only absorbs SQLite's binary floating-point arithmetic.
             models.CheckConstraint(
-                condition=Q(refunded_total__gte=0) & Q(refunded_total__lte=F("total_paid")),
+                condition=Q(refunded_total__gte=0)
+                & Q(refunded_total__lte=F("total_paid") + HALF_CENT),
                 name="order_refunds_within_paid",
             ),
             models.CheckConstraint(
                 condition=Q(paid_out_total__gte=0)
-                & Q(paid_out_total__lte=F("total_paid") - F("refunded_total")),
+                & Q(paid_out_total__lte=F("total_paid") - F("refunded_total") + HALF_CENT),
                 name="order_money_out_within_paid",
             ),
             models.CheckConstraint(
@@ -238,12 +242,16 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="line_price_nonnegative"),
             models.CheckConstraint(
                 condition=Q(refunded_total__gte=0)
-                & Q(refunded_total__lte=F("quantity") * F("unit_price")),
+                & Q(refunded_total__lte=F("quantity") * F("unit_price") + HALF_CENT),
                 name="line_refunds_within_paid",
             ),
             models.CheckConstraint(
                 condition=Q(paid_out_total__gte=0)
-                & Q(paid_out_total__lte=F("quantity") * F("unit_price") - F("refunded_total")),
+                & Q(
+                    paid_out_total__lte=F("quantity") * F("unit_price")
+                    - F("refunded_total")
+                    + HALF_CENT
+                ),
                 name="line_money_out_within_paid",
             ),
         ]

@@ -93,7 +93,9 @@ def check_money(order_ids: Iterable[int]) -> None:
 def check_gateway_ledger(refunds: list[Refund]) -> None:
     """One gateway call per refund at most; sent and arrived refunds have exactly theirs."""
     keys = [refund.idempotency_key for refund in refunds]
-    calls = {call.idempotency_key: call for call in GatewayCall.objects.filter(idempotency_key__in=keys)}
+    calls = {
+        call.idempotency_key: call for call in GatewayCall.objects.filter(idempotency_key__in=keys)
+    }
     for refund in refunds:
         call = calls.get(refund.idempotency_key)
         where = f"refund {refund.pk} ({refund.state})"
@@ -126,9 +128,7 @@ def check_gateway_ledger(refunds: list[Refund]) -> None:
         idempotency_key__in=Refund.objects.values("idempotency_key")
     )
     assert not orphans.exists(), list(orphans)
-    duplicated = (
-        Refund.objects.values("idempotency_key").annotate(n=Count("id")).filter(n__gt=1)
-    )
+    duplicated = Refund.objects.values("idempotency_key").annotate(n=Count("id")).filter(n__gt=1)
     assert not duplicated.exists()
 
 
