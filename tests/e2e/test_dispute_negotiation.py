@@ -97,7 +97,7 @@ def test_dispute_one_dress_negotiate_and_agree(
     page.reload()
     expect(page.locator(".outcome")).to_contain_text("Partial refund, 20.00 USD")
     timeline = page.locator(".timeline li")
-    expect(timeline).to_have_count(5)
+    expect(timeline).to_have_count(6)  # with the refund leaving for the gateway
     expect(page.locator(".timeline")).to_contain_text("opened a dispute")
     expect(page.locator(".timeline")).to_contain_text("accepted the proposal")
     page.screenshot(path=f"{screenshots_dir}/dispute-6-resolved.png", full_page=True)
