@@ -20,6 +20,9 @@ ARBITRATOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_notification",
         "add_disputemessage",
         "rule_dispute",
+        "view_evidencerequest",
+        "view_complaint",
+        "change_complaint",
     ),
     "evidence": ("view_evidence", "hide_evidence"),
     # change_refund: "Retry now" and "Mark as arrived" on refunds (never editing amounts:

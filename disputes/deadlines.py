@@ -63,6 +63,37 @@ def replacement_protection_ends_at(*, shipped_at: datetime, protection_days: int
     return protection_ends_at(shipped_at=shipped_at, protection_days=protection_days)
 
 
+def arbitration_target_at(*, escalated_at: datetime) -> datetime:
+    """Staff aim to rule within 15 days of the escalation..."""
+    return escalated_at + settings.PORTAL_ARBITRATION_TARGET
+
+
+def arbitration_limit_at(*, escalated_at: datetime) -> datetime:
+    """...and must within 60."""
+    return escalated_at + settings.PORTAL_ARBITRATION_LIMIT
+
+
+def ruling_reply_due_at(*, ruled_at: datetime) -> datetime:
+    """Each side has 5 days to agree to a ruling or object to it; silence is agreement."""
+    return ruled_at + settings.PORTAL_RULING_REPLY_WINDOW
+
+
+def evidence_request_due_at(*, requested_at: datetime, days: int) -> datetime:
+    """An arbitrator's request for more evidence runs for the days the arbitrator chose."""
+    return requested_at + timedelta(days=days)
+
+
+def reminder_at(*, kind: str, due: datetime) -> datetime:
+    """When the person who must act is warned before a clock runs out: a day before the
+    seller's answer or the buyer's return is due; two days before a case's arbitration
+    target for the arbitrators."""
+    from disputes.states import ReminderKind
+
+    if kind == ReminderKind.ARBITRATION_TARGET:
+        return due - settings.PORTAL_ARBITRATION_REMINDER_LEAD
+    return due - settings.PORTAL_REMINDER_LEAD
+
+
 def coupon_expires_at(*, issued_at: datetime) -> datetime:
     """A coupon can be spent in the same store for a fixed number of days."""
     return issued_at + settings.PORTAL_COUPON_VALIDITY

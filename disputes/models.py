@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, transition
 
 from disputes import deadlines
 from disputes.states import (
@@ -22,6 +22,8 @@ from disputes.states import (
     OutcomeType,
     Party,
     Reason,
+    ReminderKind,
+    Reply,
     RequestedOutcome,
 )
 from orders.models import MONEY, Order, OrderLine, Store, SweepBookkeeping
@@ -65,6 +67,34 @@ def _replacement_shipped(dispute: Dispute) -> bool:
 
 def _replacement_not_shipped(dispute: Dispute) -> bool:
     return dispute.replacement_shipped_at is None
+
+
+def _may_rule(dispute: Dispute, user: Any) -> bool:
+    """Only arbitrators rule: staff holding the rule_dispute permission."""
+    return bool(user.is_staff and user.has_perm("disputes.rule_dispute"))
+
+
+def _first_ruling(dispute: Dispute) -> bool:
+    return dispute.ruling_round == 0
+
+
+def _after_objection(dispute: Dispute) -> bool:
+    return dispute.ruling_round == 1
+
+
+def _may_reply(dispute: Dispute, user: Any) -> bool:
+    """Each side replies to a ruling once."""
+    party = dispute.party_of(user)
+    if party == Party.BUYER:
+        return not dispute.buyer_reply
+    if party == Party.SELLER:
+        return not dispute.seller_reply
+    return False
+
+
+def _after_agreement(dispute: Dispute, *args: Any, party: Party, **kwargs: Any) -> str:
+    other = dispute.seller_reply if party == Party.BUYER else dispute.buyer_reply
+    return DisputeState.AGREED if other == Reply.AGREE else DisputeState.RULED
 
 
 def _deadline_only(dispute: Dispute, user: Any) -> bool:
@@ -164,6 +194,45 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         _("replacement shipped at"), null=True, blank=True
     )
 
+    # Arbitration: the clock of an escalated case, its arbitrator, and the ruling.
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    arbitration_target_at = models.DateTimeField(_("arbitration target"), null=True, blank=True)
+    arbitration_limit_at = models.DateTimeField(_("arbitration limit"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_disputes",
+        verbose_name=_("arbitrator"),
+    )
+    ruling_round = models.PositiveSmallIntegerField(_("rulings made"), default=0)
+    ruling_type = models.CharField(
+        _("ruling"), max_length=32, choices=OutcomeType.choices, blank=True
+    )
+    ruling_amount = models.DecimalField(_("ruled amount"), null=True, blank=True, **MONEY)
+    ruling_reason = models.TextField(_("reasons for the ruling"), blank=True)
+    ruled_at = models.DateTimeField(_("ruled at"), null=True, blank=True)
+    ruled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ruled by"),
+    )
+    buyer_reply = models.CharField(
+        _("buyer's reply"), max_length=8, choices=Reply.choices, blank=True
+    )
+    seller_reply = models.CharField(
+        _("seller's reply"), max_length=8, choices=Reply.choices, blank=True
+    )
+    # A warning before the running clock runs out, swept like the clocks.
+    reminder_at = models.DateTimeField(_("reminder at"), null=True, blank=True)
+    reminder_kind = models.CharField(
+        _("reminder"), max_length=32, choices=ReminderKind.choices, blank=True
+    )
+
     class Meta:
         verbose_name = _("dispute")
         verbose_name_plural = _("disputes")
@@ -178,6 +247,13 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
             ),
             models.Index(fields=["store", "next_deadline_at"], name="dispute_store_deadline"),
             models.Index(fields=["buyer", "-opened_at"], name="dispute_buyer_recent"),
+            models.Index(
+                fields=["reminder_at"],
+                name="dispute_reminder_due",
+                condition=Q(reminder_at__isnull=False),
+            ),
+            # The arbitration queue: escalated cases, oldest first.
+            models.Index(fields=["state", "escalated_at"], name="dispute_queue"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="dispute_quantity_positive"),
@@ -203,6 +279,11 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
             models.CheckConstraint(
                 condition=~Q(state__in=[s.value for s in FINISHED_STATES]) | ~Q(closing=""),
                 name="dispute_finished_has_closing",
+            ),
+            models.CheckConstraint(
+                condition=Q(ruling_amount__isnull=True)
+                | (Q(ruling_amount__gte=0) & Q(ruling_amount__lte=models.F("amount_cap"))),
+                name="dispute_ruling_within_paid",
             ),
         ]
 
@@ -254,6 +335,15 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     def _stop_clock(self) -> None:
         self.next_deadline_at = None
         self.deadline_kind = ""
+        self._remind(None, None)
+
+    def _remind(self, kind: ReminderKind | None, due: datetime | None) -> None:
+        """Warn the person who must act before ``due`` (or cancel the warning)."""
+        if kind is None or due is None:
+            self.reminder_at, self.reminder_kind = None, ""
+        else:
+            self.reminder_at = deadlines.reminder_at(kind=kind, due=due)
+            self.reminder_kind = kind
 
     @transition(
         field=state,
@@ -282,6 +372,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
             self.first_answer_at = at
             self.next_deadline_at = deadlines.negotiation_ends_at(first_answer_at=at)
             self.deadline_kind = DeadlineKind.NEGOTIATION
+            self._remind(None, None)
         self.proposal_type = outcome
         self.proposal_amount = amount
         self.proposal_by = party
@@ -316,8 +407,134 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def escalate(self, *, at: datetime) -> None:
-        """7 days of negotiation without agreement: the platform takes the case."""
-        self._stop_clock()
+        """7 days of negotiation without agreement: the platform takes the case. Staff
+        aim to rule within 15 days (the arbitrators are reminded before) and must within
+        60 (the clock below; when it passes the case is marked late)."""
+        self.escalated_at = at
+        self.arbitration_target_at = deadlines.arbitration_target_at(escalated_at=at)
+        self.arbitration_limit_at = deadlines.arbitration_limit_at(escalated_at=at)
+        self._arbitration_clock(at)
+
+    def _arbitration_clock(self, at: datetime) -> None:
+        self._run_clock(DeadlineKind.ARBITRATION_LIMIT, self.arbitration_limit_at)
+        if at < deadlines.reminder_at(
+            kind=ReminderKind.ARBITRATION_TARGET, due=self.arbitration_target_at
+        ):
+            self._remind(ReminderKind.ARBITRATION_TARGET, self.arbitration_target_at)
+        else:
+            self._remind(None, None)
+
+    @transition(
+        field=state,
+        source=DisputeState.ESCALATED,
+        target=DisputeState.ESCALATED,
+        permission=_deadline_only,
+    )
+    def arbitration_overdue(self, *, at: datetime) -> None:
+        """The 60-day limit passed without a ruling: the case is marked late (staff are
+        told); it stays with its arbitrator."""
+        self.next_deadline_at = None
+        self.deadline_kind = ""
+
+    @property
+    def arbitration_is_late(self) -> bool:
+        """Past the 15-day target without a final ruling."""
+        from django.utils import timezone as tz
+
+        return (
+            self.state == DisputeState.ESCALATED
+            and self.arbitration_target_at is not None
+            and tz.now() > self.arbitration_target_at
+        )
+
+    # --- rulings and replies -----------------------------------------------------------------
+    def _set_ruling(
+        self, *, by: Any, outcome: str, amount: Decimal | None, reason: str, at: datetime
+    ) -> None:
+        self.ruling_round += 1
+        self.ruling_type = outcome
+        self.ruling_amount = amount
+        self.ruling_reason = reason
+        self.ruled_at = at
+        self.ruled_by = by
+        self.assignee = self.assignee or by
+
+    @transition(
+        field=state,
+        source=DisputeState.ESCALATED,
+        target=DisputeState.RULED,
+        permission=_may_rule,
+        conditions=[_first_ruling],
+        custom={"label": _("Rule")},
+    )
+    def rule(
+        self, *, by: Any, outcome: str, amount: Decimal | None, reason: str, at: datetime
+    ) -> None:
+        """The first ruling: each side has 5 days to agree or object."""
+        self._set_ruling(by=by, outcome=outcome, amount=amount, reason=reason, at=at)
+        self.buyer_reply = self.seller_reply = ""
+        self._run_clock(DeadlineKind.RULING_REPLY, deadlines.ruling_reply_due_at(ruled_at=at))
+        self._remind(None, None)
+
+    @transition(
+        field=state,
+        source=DisputeState.ESCALATED,
+        target=DisputeState.AGREED,
+        permission=_may_rule,
+        conditions=[_after_objection],
+        custom={"label": _("Rule again (final)")},
+    )
+    def rule_final(
+        self, *, by: Any, outcome: str, amount: Decimal | None, reason: str, at: datetime
+    ) -> None:
+        """After an objection, the arbitrator's second ruling is final and takes effect."""
+        self._set_ruling(by=by, outcome=outcome, amount=amount, reason=reason, at=at)
+        self._decide(outcome, amount, Party.STAFF, at)
+
+    @transition(
+        field=state,
+        source=DisputeState.RULED,
+        target=GET_STATE(_after_agreement, states=[DisputeState.RULED, DisputeState.AGREED]),
+        permission=_may_reply,
+        custom={"label": _("Agree to the ruling")},
+    )
+    def agree_ruling(self, *, party: Party, at: datetime) -> None:
+        """One side agrees; once both have, the ruling takes effect."""
+        if party == Party.BUYER:
+            self.buyer_reply = Reply.AGREE
+        else:
+            self.seller_reply = Reply.AGREE
+        if self.buyer_reply == Reply.AGREE and self.seller_reply == Reply.AGREE:
+            self._decide(self.ruling_type, self.ruling_amount, Party.STAFF, at)
+
+    @transition(
+        field=state,
+        source=DisputeState.RULED,
+        target=DisputeState.ESCALATED,
+        permission=_may_reply,
+        custom={"label": _("Object to the ruling")},
+    )
+    def object_ruling(self, *, party: Party, at: datetime) -> None:
+        """One side objects (once, with reasons): the case returns to its arbitrator,
+        whose second ruling is final."""
+        if party == Party.BUYER:
+            self.buyer_reply = Reply.OBJECT
+        else:
+            self.seller_reply = Reply.OBJECT
+        self.assignee = self.ruled_by or self.assignee
+        self._arbitration_clock(at)
+
+    @transition(
+        field=state,
+        source=DisputeState.RULED,
+        target=DisputeState.AGREED,
+        permission=_deadline_only,
+    )
+    def ruling_unanswered(self, *, at: datetime) -> None:
+        """5 days passed: silence counts as agreement and the ruling takes effect."""
+        self.buyer_reply = self.buyer_reply or Reply.AGREE
+        self.seller_reply = self.seller_reply or Reply.AGREE
+        self._decide(self.ruling_type, self.ruling_amount, Party.STAFF, at)
 
     @transition(
         field=state,
@@ -346,10 +563,10 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def start_return(self, *, at: datetime) -> None:
-        """The buyer now has 10 days to ship the item back."""
-        self._run_clock(
-            DeadlineKind.RETURN_SHIPMENT, deadlines.return_shipment_due_at(agreed_at=at)
-        )
+        """The buyer now has 10 days to ship the item back (and is reminded before)."""
+        due = deadlines.return_shipment_due_at(agreed_at=at)
+        self._run_clock(DeadlineKind.RETURN_SHIPMENT, due)
+        self._remind(ReminderKind.RETURN_SHIPMENT, due)
 
     @transition(
         field=state,
@@ -365,6 +582,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         self.return_tracking = tracking
         self.return_shipped_at = at
         self._run_clock(DeadlineKind.RETURN_RECEIPT, deadlines.return_receipt_due_at(shipped_at=at))
+        self._remind(None, None)
 
     @transition(
         field=state,
@@ -603,3 +821,93 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient} ← {self.event_id}"
+
+
+class EvidenceRequest(models.Model):
+    """An arbitrator asks one side of an escalated case for more evidence, by a date."""
+
+    dispute = models.ForeignKey(
+        Dispute,
+        on_delete=models.CASCADE,
+        related_name="evidence_requests",
+        verbose_name=_("dispute"),
+    )
+    party = models.CharField(_("asked of"), max_length=16, choices=Party.choices)
+    note = models.TextField(_("what is asked"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("asked by"),
+    )
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    due_at = models.DateTimeField(_("due by"))
+    # Set when the side asked sends evidence after the request.
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("evidence request")
+        verbose_name_plural = _("evidence requests")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(party__in=[Party.BUYER, Party.SELLER]),
+                name="evidence_request_of_a_party",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_party_display()} · {self.dispute_id}"
+
+
+class ComplaintState(models.TextChoices):
+    OPEN = "open", _("Waiting for staff")
+    ANSWERED = "answered", _("Answered by staff")
+
+
+class Complaint(models.Model):
+    """A buyer's complaint about a seller to the administration: what is left once an
+    order's dispute windows have closed. It has its own queue in admin."""
+
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="complaints",
+        verbose_name=_("buyer"),
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="complaints", verbose_name=_("order")
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="complaints", verbose_name=_("store")
+    )
+    body = models.TextField(_("complaint"))
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    state = models.CharField(
+        _("state"), max_length=16, choices=ComplaintState.choices, default=ComplaintState.OPEN
+    )
+    answer = models.TextField(_("staff answer"), blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "created_at"], name="complaint_queue")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state=ComplaintState.OPEN) | ~Q(answer=""),
+                name="complaint_answered_has_answer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order} · {self.store}"

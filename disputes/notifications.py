@@ -21,31 +21,78 @@ from django.urls import reverse
 from django.utils import timezone
 
 from disputes.models import DisputeEvent, Notification
-from disputes.states import EventKind
+from disputes.states import EventKind, ReminderKind
 
 logger = logging.getLogger(__name__)
 
 CLAIM_FOR = timedelta(minutes=5)
+STAFF_KINDS = (EventKind.REMINDER, EventKind.ARBITRATION_LATE)
 RETRY_AFTER = timedelta(minutes=2)
 
 
-def recipient_ids(event: DisputeEvent) -> list[int]:
-    """Changes of state concern both parties; a message, the parties who did not write it
-    (a staff message goes to both)."""
+def arbitrator_ids() -> list[int]:
+    """Every active arbitrator (who hears of a case no one has taken yet)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.roles import ARBITRATORS
+
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True, groups__name=ARBITRATORS)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def recipient_ids(event: DisputeEvent, *, arbitrators: list[int] | None = None) -> list[int]:
+    """Who hears about an event (the table in README.md, "Notifications"):
+
+    - changes of state and money concern both parties; once a case has an arbitrator,
+      the parties' replies to a ruling concern the arbitrator too;
+    - a message concerns the parties who did not write it (a staff message, both);
+    - an evidence request concerns the side asked; an assignment, the new arbitrator;
+    - a reminder concerns whoever must act: the seller, the buyer, or the arbitrator (all
+      arbitrators while no one has the case); so does a case passing its limit.
+    """
     dispute = event.dispute
-    people = [dispute.buyer_id, dispute.store.owner_id]
-    if event.kind == EventKind.MESSAGE:
-        people = [pk for pk in people if pk != event.actor_id]
-    return people
+    buyer, seller = dispute.buyer_id, dispute.store.owner_id
+    staff = [dispute.assignee_id] if dispute.assignee_id else None
+
+    def arbitrators_of_case() -> list[int]:
+        return staff or (arbitrators if arbitrators is not None else arbitrator_ids())
+
+    kind = event.kind
+    if kind == EventKind.MESSAGE:
+        return [pk for pk in (buyer, seller) if pk != event.actor_id]
+    if kind == EventKind.EVIDENCE_REQUESTED:
+        return [buyer if event.data.get("party") == "buyer" else seller]
+    if kind == EventKind.ASSIGNED:
+        return [event.data["assignee"]] if event.data.get("assignee") else []
+    if kind == EventKind.REMINDER:
+        reminder = event.data.get("reminder")
+        if reminder == ReminderKind.SELLER_RESPONSE:
+            return [seller]
+        if reminder == ReminderKind.RETURN_SHIPMENT:
+            return [buyer]
+        return arbitrators_of_case()
+    if kind == EventKind.ARBITRATION_LATE:
+        return arbitrators_of_case()
+    if kind in (EventKind.RULING_AGREED, EventKind.RULING_OBJECTED) and staff:
+        return [buyer, seller, *staff]
+    return [buyer, seller]
 
 
 def notifications_create(events: Iterable[DisputeEvent]) -> list[Notification]:
     """Write the outbox rows for saved events and queue their delivery after commit."""
-    rows = [
-        Notification(recipient_id=pk, event=event, created_at=event.created_at)
-        for event in events
-        for pk in recipient_ids(event)
-    ]
+    arbitrators: list[int] | None = None
+    rows = []
+    for event in events:
+        if arbitrators is None and event.kind in STAFF_KINDS:
+            arbitrators = arbitrator_ids()  # once per batch
+        rows.extend(
+            Notification(recipient_id=pk, event=event, created_at=event.created_at)
+            for pk in dict.fromkeys(recipient_ids(event, arbitrators=arbitrators))
+        )
     if not rows:
         return rows
     rows = Notification.objects.bulk_create(rows)

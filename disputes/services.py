@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from disputes import deadlines
-from disputes.models import Dispute, DisputeEvent, DisputeMessage
+from disputes.models import Dispute, DisputeEvent, DisputeMessage, EvidenceRequest
 from disputes.states import (
     AMOUNT_OUTCOMES,
     BUYER_PROPOSALS,
@@ -35,6 +35,7 @@ from disputes.states import (
     OutcomeType,
     Party,
     Reason,
+    ReminderKind,
     RequestedOutcome,
 )
 from disputes.validators import validate_latin_script
@@ -239,6 +240,7 @@ def _open(
             proposal_by=Party.BUYER,
             proposal_at=now,
         )
+        dispute._remind(ReminderKind.SELLER_RESPONSE, dispute.next_deadline_at)
         try:
             with transaction.atomic():
                 dispute.save()
@@ -312,7 +314,12 @@ def _check(
         )
     if not has_transition_perm(method, user):
         raise DisputeError(_("You cannot do this on this dispute."))
-    if dispute.next_deadline_at is not None and now >= dispute.next_deadline_at:
+    informational = dispute.deadline_kind == DeadlineKind.ARBITRATION_LIMIT
+    if (
+        dispute.next_deadline_at is not None
+        and now >= dispute.next_deadline_at
+        and not informational
+    ):
         raise DeadlinePassed(
             _("Too late: the deadline passed on %(when)s and its outcome now applies.")
             % {"when": date_format(dispute.next_deadline_at, "j M Y, H:i T")}
@@ -805,6 +812,13 @@ def dispute_replacement_not_arrived(
     return dispute
 
 
+def mark_evidence_requests_answered(*, dispute_id: int, party: str, now: datetime) -> int:
+    """The side an arbitrator asked sent evidence: its open requests are answered."""
+    return EvidenceRequest.objects.filter(
+        dispute_id=dispute_id, party=party, answered_at__isnull=True
+    ).update(answered_at=now)
+
+
 def evidence_allowance(*, dispute: Dispute, party: str) -> int:
     """How many more files this side may still send in this dispute."""
     sent = Evidence.objects.filter(dispute=dispute, party=party).count()
@@ -846,6 +860,7 @@ def dispute_add_evidence(
             rows = evidence_attach(
                 stored=stored, dispute_id=dispute.pk, uploaded_by=user, party=party, now=now
             )
+            mark_evidence_requests_answered(dispute_id=dispute.pk, party=party, now=now)
             recorder = Recorder()
             recorder.add(
                 dispute,
@@ -937,6 +952,8 @@ def dispute_post_message(
                 message_id=message.pk,
                 now=now,
             )
+            if rows:
+                mark_evidence_requests_answered(dispute_id=dispute.pk, party=party, now=now)
             recorder = Recorder()
             recorder.add(
                 dispute,

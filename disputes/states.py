@@ -92,6 +92,30 @@ class DeadlineKind(models.TextChoices):
     RETURN_RECEIPT = "return_receipt", _("Seller confirms the return arrived")
     REPLACEMENT_SHIPMENT = "replacement_shipment", _("Seller ships the replacement")
     REPLACEMENT_ARRIVAL = "replacement_arrival", _("Replacement's protection")
+    ARBITRATION_LIMIT = "arbitration_limit", _("Arbitration limit")
+    RULING_REPLY = "ruling_reply", _("Replies to the ruling")
+
+
+class ReminderKind(models.TextChoices):
+    """A warning before a clock runs out, to the person who must act."""
+
+    SELLER_RESPONSE = "seller_response", _("The seller's answer is due tomorrow")
+    RETURN_SHIPMENT = "return_shipment", _("The return must ship soon")
+    ARBITRATION_TARGET = "arbitration_target", _("The case nears its arbitration target")
+
+
+class Reply(models.TextChoices):
+    AGREE = "agree", _("Agrees")
+    OBJECT = "object", _("Objects")
+
+
+# What an arbitrator may rule.
+RULINGS = (
+    OutcomeType.FULL_REFUND,
+    OutcomeType.PARTIAL_REFUND,
+    OutcomeType.RETURN_AND_REFUND,
+    OutcomeType.REJECTED,
+)
 
 
 class Closing(models.TextChoices):
@@ -127,3 +151,10 @@ class EventKind(models.TextChoices):
     REFUND_SENT = "refund_sent", _("Refund sent")
     REFUND_ARRIVED = "refund_arrived", _("Refund arrived")
     REFUND_FAILED = "refund_failed", _("Refund failed")
+    ASSIGNED = "assigned", _("Arbitrator assigned")
+    RULED = "ruled", _("Arbitrator ruled")
+    RULING_AGREED = "ruling_agreed", _("Agreed to the ruling")
+    RULING_OBJECTED = "ruling_objected", _("Objected to the ruling")
+    EVIDENCE_REQUESTED = "evidence_requested", _("More evidence requested")
+    REMINDER = "reminder", _("Reminder")
+    ARBITRATION_LATE = "arbitration_late", _("Arbitration over its limit")

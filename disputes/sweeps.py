@@ -32,7 +32,7 @@ from disputes.services import (
     record_resolved,
     take_effect,
 )
-from disputes.states import DeadlineKind, DisputeState, EventKind, Party
+from disputes.states import DeadlineKind, DisputeState, EventKind, Party, ReminderKind
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,13 @@ CLOCK_FIELDS = (
     "closing",
     "next_deadline_at",
     "deadline_kind",
+    "reminder_at",
+    "reminder_kind",
+    "escalated_at",
+    "arbitration_target_at",
+    "arbitration_limit_at",
+    "buyer_reply",
+    "seller_reply",
     "revision",
     "sweep_failures",
     "sweep_error",
@@ -62,6 +69,8 @@ CLOCK_STATES = {
     DeadlineKind.RETURN_RECEIPT: DisputeState.AWAITING_RETURN,
     DeadlineKind.REPLACEMENT_SHIPMENT: DisputeState.AWAITING_REPLACEMENT,
     DeadlineKind.REPLACEMENT_ARRIVAL: DisputeState.AWAITING_REPLACEMENT,
+    DeadlineKind.ARBITRATION_LIMIT: DisputeState.ESCALATED,
+    DeadlineKind.RULING_REPLY: DisputeState.RULED,
 }
 
 # What each clock does when it runs out: the transition, what the timeline says, and
@@ -87,6 +96,11 @@ CLOCK_RULES = {
         _lazy("The replacement was not shipped in time: the buyer's own request is granted."),
         "take_effect",
     ),
+    DeadlineKind.RULING_REPLY: (
+        "ruling_unanswered",
+        _lazy("No reply to the ruling in 5 days counts as agreement: the ruling takes effect."),
+        "take_effect",
+    ),
     DeadlineKind.REPLACEMENT_ARRIVAL: (
         "replacement_protection_ended",
         _lazy(
@@ -95,6 +109,18 @@ CLOCK_RULES = {
         ),
         "resolved",
     ),
+}
+
+
+NUMERIC_FIELDS = {
+    "AutoField",
+    "BigAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SmallIntegerField",
+    "DecimalField",
 }
 
 
@@ -133,7 +159,21 @@ def apply_clock(dispute: Dispute, *, now: datetime, recorder: Recorder) -> None:
     if CLOCK_STATES.get(kind) != dispute.state:
         raise ClockMismatch(f"clock {kind!r} on a dispute in state {dispute.state!r}")
     before = dispute.state
-    if kind == DeadlineKind.NEGOTIATION:
+    if kind == DeadlineKind.ARBITRATION_LIMIT:
+        # 60 days with the arbitrators and no final ruling: marked late, staff are told.
+        dispute.arbitration_overdue(at=now)
+        recorder.add(
+            dispute,
+            kind=EventKind.ARBITRATION_LATE,
+            actor=None,
+            party=Party.DEADLINE,
+            from_state=before,
+            at=now,
+            note=_("The case passed the arbitration limit without a final ruling."),
+            data={"clock": kind},
+            deadline_due_at=due,
+        )
+    elif kind == DeadlineKind.NEGOTIATION:
         # 7 days without agreement: the platform escalates the case to staff.
         dispute.escalate(at=now)
         recorder.add(
@@ -226,8 +266,12 @@ def _write_batch(rows: list[Dispute], expected: dict[int, str]) -> None:
         )
         params: list[object] = values
     else:
+        # SQLite: numbers are cast; dates and text travel as they are (a CAST to
+        # "datetime" would take NUMERIC affinity and turn "2027-01-30 ..." into 2027).
         casts = ", ".join(
             f"CAST(%s AS {f.db_type(connection)})"
+            if f.get_internal_type() in NUMERIC_FIELDS
+            else "%s"
             for f in [Dispute._meta.pk, Dispute._meta.get_field("state"), *fields]
         )
         sql = (
@@ -294,3 +338,50 @@ def disputes_sweep_due(
         result.failed += failed
         result.batches += 1
     return result
+
+
+# --- reminders -------------------------------------------------------------------------------
+def disputes_send_reminders(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Warn whoever must act before a clock runs out (the seller a day before the 5-day
+    answer, the buyer before the return deadline, the arbitrators before a case's target).
+
+    Each reminder is sent once: rows are claimed with SKIP LOCKED and their ``reminder_at``
+    cleared in the transaction that writes the reminder's event and outbox rows."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.PORTAL_SWEEP_BATCH_SIZE
+    sent = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Dispute.objects.filter(reminder_at__lte=now)
+                .select_for_update(of=("self",), skip_locked=True)
+                .select_related("store")
+                .order_by("reminder_at", "id")[:batch_size]
+            )
+            if not rows:
+                return sent
+            recorder = Recorder()
+            for dispute in rows:
+                due = (
+                    dispute.arbitration_target_at
+                    if dispute.reminder_kind == ReminderKind.ARBITRATION_TARGET
+                    else dispute.next_deadline_at
+                )
+                recorder.add(
+                    dispute,
+                    kind=EventKind.REMINDER,
+                    actor=None,
+                    party=Party.PLATFORM,
+                    from_state=dispute.state,
+                    at=now,
+                    data={
+                        "reminder": dispute.reminder_kind,
+                        "due": due.isoformat() if due else None,
+                    },
+                    deadline_due_at=dispute.reminder_at,
+                )
+            Dispute.objects.filter(pk__in=[row.pk for row in rows]).update(
+                reminder_at=None, reminder_kind=""
+            )
+            recorder.flush()
+            sent += len(rows)

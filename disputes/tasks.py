@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from disputes.notifications import notifications_deliver
-from disputes.sweeps import disputes_sweep_due
+from disputes.sweeps import disputes_send_reminders, disputes_sweep_due
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -21,5 +21,8 @@ def deliver_pending_notifications() -> int:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def sweep_dispute_deadlines() -> dict[str, int]:
-    """Apply every dispute deadline that has passed (scheduled by beat)."""
-    return disputes_sweep_due().as_dict()
+    """Apply every dispute deadline that has passed, then send the reminders that are
+    due (scheduled by beat)."""
+    result = disputes_sweep_due().as_dict()
+    result["reminders"] = disputes_send_reminders()
+    return result

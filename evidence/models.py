@@ -16,11 +16,22 @@ class Evidence(models.Model):
     hide an item with a reason. The file lives in private storage under a random key and
     is served only through a view that checks who is asking."""
 
+    # Evidence belongs to a dispute, or to a complaint about a seller (exactly one).
     dispute = models.ForeignKey(
         "disputes.Dispute",
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="evidence",
         verbose_name=_("dispute"),
+    )
+    complaint = models.ForeignKey(
+        "disputes.Complaint",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evidence",
+        verbose_name=_("complaint"),
     )
     message = models.ForeignKey(
         "disputes.DisputeMessage",
@@ -74,7 +85,12 @@ class Evidence(models.Model):
             models.CheckConstraint(
                 condition=models.Q(hidden_at__isnull=True) | ~models.Q(hidden_reason=""),
                 name="evidence_hidden_has_reason",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(dispute__isnull=False, complaint__isnull=True)
+                | models.Q(dispute__isnull=True, complaint__isnull=False),
+                name="evidence_of_one_case",
+            ),
         ]
 
     def __str__(self) -> str:

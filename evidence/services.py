@@ -160,10 +160,11 @@ def evidence_store(
 def evidence_attach(
     *,
     stored: Sequence[StoredFile],
-    dispute_id: int,
+    dispute_id: int | None,
     uploaded_by: Any,
     party: str,
     message_id: int | None = None,
+    complaint_id: int | None = None,
     now: datetime | None = None,
 ) -> list[Evidence]:
     """Record stored files as evidence of a case (inside the caller's transaction);
@@ -172,6 +173,7 @@ def evidence_attach(
     rows = Evidence.objects.bulk_create(
         Evidence(
             dispute_id=dispute_id,
+            complaint_id=complaint_id,
             message_id=message_id,
             uploaded_by=uploaded_by,
             party=party,

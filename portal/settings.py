@@ -233,6 +233,11 @@ PORTAL_RULING_REPLY_WINDOW = timedelta(days=env.int("PORTAL_RULING_REPLY_DAYS", 
 PORTAL_REPLACEMENT_SHIPMENT_WINDOW = timedelta(days=env.int("PORTAL_REPLACEMENT_DAYS", default=7))
 PORTAL_RETURN_SHIPMENT_WINDOW = timedelta(days=env.int("PORTAL_RETURN_SHIPMENT_DAYS", default=10))
 PORTAL_RETURN_RECEIPT_WINDOW = timedelta(days=env.int("PORTAL_RETURN_RECEIPT_DAYS", default=10))
+PORTAL_REMINDER_LEAD = timedelta(hours=env.int("PORTAL_REMINDER_LEAD_HOURS", default=24))
+PORTAL_ARBITRATION_REMINDER_LEAD = timedelta(
+    days=env.int("PORTAL_ARBITRATION_REMINDER_LEAD_DAYS", default=2)
+)
+PORTAL_EVIDENCE_REQUEST_DAYS = env.int("PORTAL_EVIDENCE_REQUEST_DAYS", default=3)
 PORTAL_COUPON_VALIDITY = timedelta(days=env.int("PORTAL_COUPON_VALID_DAYS", default=90))
 # The dispute description must be written in English (Latin script); off for other markets.
 PORTAL_REQUIRE_LATIN_DESCRIPTION = env.bool("PORTAL_REQUIRE_LATIN_DESCRIPTION", default=True)

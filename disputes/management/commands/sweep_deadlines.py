@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from disputes.notifications import notifications_deliver
-from disputes.sweeps import disputes_sweep_due
+from disputes.sweeps import disputes_send_reminders, disputes_sweep_due
 from orders.services import orders_complete_expired
 from refunds.services import refunds_send_due
 
@@ -28,9 +28,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         orders = orders_complete_expired()
         disputes = disputes_sweep_due()
+        reminders = disputes_send_reminders()
         self.stdout.write(
             f"orders completed: {orders}; disputes moved: {disputes.moved}, "
-            f"pushed aside: {disputes.failed}, batches: {disputes.batches}"
+            f"pushed aside: {disputes.failed}, batches: {disputes.batches}; "
+            f"reminders: {reminders}"
         )
         if options["deliver"]:
             refunds = refunds_send_due(limit=10_000)
