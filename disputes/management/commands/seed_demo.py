@@ -18,8 +18,10 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.roles import ARBITRATORS, ensure_role_groups
+from disputes.arbitration import dispute_assign, dispute_rule
 from disputes.services import DisputeRequest, dispute_accept, dispute_open, dispute_propose
 from disputes.states import OutcomeType, Reason, RequestedOutcome
+from disputes.sweeps import disputes_sweep_due
 from orders.models import Store
 from orders.payment import PaymentMethod
 from orders.services import (
@@ -261,6 +263,9 @@ class Command(BaseCommand):
             now=now - timedelta(days=2),
         )
         self._money_situations(carol, bob, dave, boutique, gadgets, make, ship, now)
+        self._arbitration_situations(
+            carol, bob, dave, people["sam"], boutique, gadgets, make, ship, now
+        )
         make(
             carol,
             gadgets,
@@ -383,3 +388,78 @@ class Command(BaseCommand):
             now=now - 5 * day,
         )
         dispute_accept(dispute_id=dispute.pk, user=carol, now=now - 4 * day)
+
+    def _arbitration_situations(
+        self, carol, bob, dave, sam, boutique, gadgets, make, ship, now
+    ) -> None:
+        """Escalated cases for the arbitrators' queue: one fresh, one past its 15-day
+        target, and one ruled two days ago that waits for the parties' replies."""
+        day = timedelta(days=1)
+
+        def escalated(store, seller, product, price, *, escalated_days_ago, note):
+            order = ship(
+                make(
+                    carol,
+                    store,
+                    [LineSpec(product, 1, price)],
+                    PaymentMethod.CARD,
+                    placed_days_ago=escalated_days_ago + 16,
+                ),
+                seller,
+                escalated_days_ago + 14,
+                f"RR9{escalated_days_ago:08d}CN",
+            )
+            opened = now - (escalated_days_ago + 8) * day
+            dispute = _claim(
+                order.lines.get(),
+                carol,
+                description=f"The {product.lower()} is not what the listing showed.",
+                amount=price,
+                at=opened,
+            )
+            dispute_propose(
+                dispute_id=dispute.pk,
+                user=seller,
+                outcome=OutcomeType.REJECTED,
+                note=note,
+                now=opened + day,
+            )
+            disputes_sweep_due(now=now - escalated_days_ago * day)
+            return dispute
+
+        escalated(
+            boutique,
+            bob,
+            "Wool coat",
+            Decimal("120.00"),
+            escalated_days_ago=3,
+            note="The coat is exactly as photographed.",
+        )
+        escalated(
+            boutique,
+            bob,
+            "Leather boots",
+            Decimal("85.00"),
+            escalated_days_ago=19,
+            note="The boots were checked before shipping.",
+        )
+        watch = escalated(
+            gadgets,
+            dave,
+            "Smart watch",
+            Decimal("64.00"),
+            escalated_days_ago=10,
+            note="The watch works; the buyer has not charged it.",
+        )
+        dispute_assign(dispute_id=watch.pk, user=sam, assignee=sam, now=now - 9 * day)
+        dispute_rule(
+            dispute_id=watch.pk,
+            user=sam,
+            outcome=OutcomeType.PARTIAL_REFUND,
+            amount=Decimal("30.00"),
+            reason=(
+                "The video shows the screen flickering after a full charge; the watch is "
+                "usable, so about half the price is refunded and the buyer keeps it."
+            ),
+            now=now - 2 * day,
+        )
