@@ -1,14 +1,62 @@
-from django.contrib import admin
-from django.urls import reverse
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from disputes.models import Dispute, DisputeEvent, DisputeMessage, Notification
-from disputes.services import dispute_hide_evidence
+from accounts.roles import ARBITRATORS
+from disputes.arbitration import dispute_assign, dispute_request_evidence, dispute_rule
+from disputes.complaints import complaint_answer
+from disputes.forms import (
+    AdminAssignForm,
+    AdminComplaintAnswerForm,
+    AdminEvidenceRequestForm,
+    AdminRulingForm,
+)
+from disputes.models import (
+    Complaint,
+    ComplaintState,
+    Dispute,
+    DisputeEvent,
+    Notification,
+)
+from disputes.selectors import dispute_evidence, dispute_messages, dispute_timeline
+from disputes.services import DisputeError, StaleDispute, dispute_hide_evidence
+from disputes.standing import store_standing
+from disputes.states import DisputeState, Party
 from disputes.sweeps import disputes_stalled
 from evidence.models import Evidence
 from orders.admin import RecordAdmin
+
+RULE_PERMISSION = "disputes.rule_dispute"
+# A buyer's other disputes shown on a case page (newest first).
+HISTORY_SHOWN = 50
+
+
+def arbitrators() -> QuerySet:
+    """Who may be given a case: active staff in the Arbitrators group, or superusers
+    (the same people ``accounts.roles.is_arbitrator`` accepts)."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=ARBITRATORS))
+        .distinct()
+        .order_by("first_name", "username")
+    )
 
 
 class ClockFilter(admin.SimpleListFilter):
@@ -35,59 +83,389 @@ class ClockFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+class QueueFilter(admin.SimpleListFilter):
+    """The arbitration queue: cases with the arbitrators, the oldest escalation first."""
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+    title = _("arbitration queue")
+    parameter_name = "queue"
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    def lookups(self, request, model_admin):
+        return [("1", _("Escalated cases, oldest first"))]
 
-
-class EventInline(ReadOnlyInline):
-    model = DisputeEvent
-    fields = [
-        "created_at",
-        "kind",
-        "actor",
-        "actor_party",
-        "from_state",
-        "to_state",
-        "note",
-        "deadline_due_at",
-    ]
-    readonly_fields = fields
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            return queryset.filter(state=DisputeState.ESCALATED)
+        return queryset
 
 
-class MessageInline(ReadOnlyInline):
-    model = DisputeMessage
-    fields = ["created_at", "author", "author_party", "body"]
-    readonly_fields = fields
+class LateFilter(admin.SimpleListFilter):
+    """Escalated cases past the arbitration target (15 days) or limit (60 days)."""
+
+    title = _("arbitration late")
+    parameter_name = "late"
+
+    def lookups(self, request, model_admin):
+        return [
+            (
+                "target",
+                _("Past the %(days)d-day target")
+                % {"days": settings.PORTAL_ARBITRATION_TARGET.days},
+            ),
+            (
+                "limit",
+                _("Past the %(days)d-day limit") % {"days": settings.PORTAL_ARBITRATION_LIMIT.days},
+            ),
+            ("no", _("Within the target")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        escalated = queryset.filter(state=DisputeState.ESCALATED)
+        if self.value() == "target":
+            return escalated.filter(arbitration_target_at__lt=now)
+        if self.value() == "limit":
+            return escalated.filter(arbitration_limit_at__lt=now)
+        if self.value() == "no":
+            return escalated.filter(arbitration_target_at__gte=now)
+        return queryset
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = _("arbitrator")
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("me", _("Assigned to me")),
+            ("none", _("Unassigned")),
+            *(
+                (str(user.pk), user.get_full_name() or user.get_username())
+                for user in arbitrators()
+            ),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "me":
+            return queryset.filter(assignee=request.user)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset
+
+
+def _store_figures(store_id: int) -> Any:
+    """The store's dispute figures (SPEC "The seller's standing")."""
+    return store_standing(store_ids=[store_id]).get(store_id)
 
 
 @admin.register(Dispute)
 class DisputeAdmin(RecordAdmin):
-    """Every dispute, read-only: the state moves only through services (arbitration later)."""
+    """Every dispute, read-only, and the arbitration queue (``?queue=1``: escalated cases,
+    oldest first). The state never moves here except through the arbitration services:
+    assigning, ruling and asking for evidence are forms on the case page, for arbitrators."""
 
+    change_list_template = "admin/disputes/dispute/change_list.html"
+    change_form_template = "admin/disputes/dispute/change_form.html"
     list_display = [
         "id",
+        "age",
         "order",
         "line",
-        "buyer",
-        "store",
+        "amount",
         "reason",
+        "store",
+        "buyer",
+        "assignee",
         "state",
-        "requested_amount",
         "next_deadline_at",
         "opened_at",
     ]
-    list_filter = [ClockFilter, "state", "reason", "deadline_kind", "store"]
-    search_fields = ["order__number", "buyer__username", "buyer__email", "store__name"]
-    list_select_related = ["order", "line", "buyer", "store"]
+    list_filter = [
+        QueueFilter,
+        "state",
+        LateFilter,
+        "reason",
+        "store",
+        AssigneeFilter,
+        ClockFilter,
+        "deadline_kind",
+    ]
+    search_fields = [
+        "order__number",
+        "buyer__username",
+        "buyer__email",
+        "buyer__first_name",
+        "buyer__last_name",
+        "store__name",
+    ]
+    list_select_related = ["order", "line", "buyer", "store", "assignee"]
     date_hierarchy = "opened_at"
-    inlines = [EventInline, MessageInline]
+    actions = ["assign_to_me"]
+
+    # --- the queue ---------------------------------------------------------------------------
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("order", "line", "buyer", "store", "assignee", "ruled_by")
+        )
+
+    def get_ordering(self, request):
+        """The queue (and any view of escalated or late cases) shows the oldest first."""
+        if (
+            request.GET.get("queue") == "1"
+            or request.GET.get("state__exact") == DisputeState.ESCALATED
+            or request.GET.get("late") in ("target", "limit", "no")
+        ):
+            return ["escalated_at", "id"]
+        return super().get_ordering(request)
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"queue_url": reverse("admin:disputes_dispute_changelist") + "?queue=1"}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    @admin.display(description=_("age with staff"), ordering="escalated_at")
+    def age(self, obj: Dispute) -> str:
+        """Days since the escalation, marked when past the 15-day target or 60-day limit
+        while the case waits for a ruling."""
+        if obj.escalated_at is None:
+            return self.get_empty_value_display()
+        now = timezone.now()
+        days = (now - obj.escalated_at).days
+        text = ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
+        if obj.state != DisputeState.ESCALATED:
+            return text
+        if obj.arbitration_limit_at and now > obj.arbitration_limit_at:
+            badge, colour = _g("over limit"), "#ba2121"
+        elif obj.arbitration_target_at and now > obj.arbitration_target_at:
+            badge, colour = _g("late"), "#b45f06"
+        else:
+            return text
+        return format_html(
+            '{} <strong class="arbitration-badge" style="color:#fff;background:{};'
+            'padding:1px 5px;border-radius:3px">{}</strong>',
+            text,
+            colour,
+            badge,
+        )
+
+    @admin.display(description=_("amount"), ordering="requested_amount")
+    def amount(self, obj: Dispute) -> str:
+        return f"{obj.requested_amount} {obj.currency}"
+
+    # --- who may act -------------------------------------------------------------------------
+    def has_rule_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(RULE_PERMISSION)
+
+    @admin.action(description=_("Assign to me"), permissions=["rule"])
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                dispute_assign(dispute_id=pk, user=request.user, assignee=request.user)
+            except DisputeError as exc:
+                self.message_user(request, f"#{pk}: {exc}", messages.WARNING)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                ngettext("%(n)d case assigned to you.", "%(n)d cases assigned to you.", done)
+                % {"n": done},
+                messages.SUCCESS,
+            )
+
+    # --- the case page -----------------------------------------------------------------------
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (
+                _("The full record"),
+                {"fields": self.get_fields(request, obj), "classes": ["collapse"]},
+            )
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dispute = self.get_object(request, unquote(object_id))
+        extra = dict(extra_context or {})
+        if dispute is not None and self.has_view_permission(request, dispute):
+            extra = {**self._case_context(request, dispute, extra), **extra}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _case_context(
+        self, request: HttpRequest, dispute: Dispute, bound: dict[str, Any]
+    ) -> dict[str, Any]:
+        evidence = list(dispute_evidence(dispute=dispute).order_by("created_at", "id"))
+        may_rule = self.has_rule_permission(request)
+        escalated = dispute.state == DisputeState.ESCALATED
+        context: dict[str, Any] = {
+            "dispute": dispute,
+            "timeline": list(dispute_timeline(dispute=dispute)),
+            "dispute_messages": list(dispute_messages(dispute=dispute)),
+            "evidence_sides": [
+                (party, [item for item in evidence if item.party == party])
+                for party in (Party.BUYER, Party.SELLER)
+            ],
+            "case_age": self.age(dispute),
+            "evidence_requests": list(
+                dispute.evidence_requests.select_related("requested_by").order_by("created_at")
+            ),
+            "standing": _store_figures(dispute.store_id),
+            "buyer_history": list(
+                Dispute.objects.filter(buyer_id=dispute.buyer_id)
+                .exclude(pk=dispute.pk)
+                .select_related("store", "line", "order")
+                .order_by("-opened_at", "-id")[:HISTORY_SHOWN]
+            ),
+            "may_rule": may_rule,
+            "final_ruling": dispute.ruling_round >= 1,
+            "reply_days": settings.PORTAL_RULING_REPLY_WINDOW.days,
+            "can_assign": may_rule
+            and dispute.state in (DisputeState.ESCALATED, DisputeState.RULED),
+            "can_rule": may_rule and escalated,
+            "can_request_evidence": may_rule and escalated,
+        }
+        if may_rule:
+            context["assign_form"] = bound.get("assign_form") or AdminAssignForm(
+                initial={"assignee": dispute.assignee_id}, arbitrators=arbitrators()
+            )
+            context["rule_form"] = bound.get("rule_form") or AdminRulingForm(
+                initial={"revision": dispute.revision}
+            )
+            context["evidence_form"] = bound.get("evidence_form") or AdminEvidenceRequestForm(
+                initial={"days": settings.PORTAL_EVIDENCE_REQUEST_DAYS}
+            )
+        return context
+
+    # --- the arbitrators' actions: POST only, each calls one service -------------------------
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/assign/", wrap(self.assign_view), name="disputes_dispute_assign"
+            ),
+            path("<path:object_id>/rule/", wrap(self.rule_view), name="disputes_dispute_rule"),
+            path(
+                "<path:object_id>/request-evidence/",
+                wrap(self.request_evidence_view),
+                name="disputes_dispute_request_evidence",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _target(self, request: HttpRequest, object_id: str) -> Dispute:
+        if not self.has_rule_permission(request):
+            raise PermissionDenied
+        dispute = self.get_object(request, unquote(object_id))
+        if dispute is None:
+            raise Http404
+        return dispute
+
+    def _redraw(self, request: HttpRequest, object_id: str, **forms: Any) -> HttpResponse:
+        """The case page again, with the refused form as it was typed and its errors."""
+        page_request = copy.copy(request)
+        page_request.method = "GET"
+        response = self.change_view(page_request, object_id, extra_context=forms)
+        response.status_code = 400
+        return response
+
+    def _done(self, request: HttpRequest, dispute: Dispute, message: str) -> HttpResponse:
+        self.message_user(request, message, messages.SUCCESS)
+        return redirect("admin:disputes_dispute_change", dispute.pk)
+
+    @staticmethod
+    def _refuse(form: Any, exc: DisputeError) -> None:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+
+    def _stale(self, request: HttpRequest, dispute: Dispute, exc: StaleDispute) -> HttpResponse:
+        """The case moved since the page was drawn: show it as it is now, and say why."""
+        self.message_user(request, str(exc), messages.ERROR)
+        return redirect("admin:disputes_dispute_change", dispute.pk)
+
+    def assign_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        dispute = self._target(request, object_id)
+        form = AdminAssignForm(request.POST, arbitrators=arbitrators())
+        if form.is_valid():
+            assignee = form.cleaned_data["assignee"]
+            try:
+                dispute_assign(dispute_id=dispute.pk, user=request.user, assignee=assignee)
+            except StaleDispute as exc:
+                return self._stale(request, dispute, exc)
+            except DisputeError as exc:
+                self._refuse(form, exc)
+            else:
+                if assignee is None:
+                    message = _g("The case is now unassigned.")
+                else:
+                    message = _g("The case is assigned to %(name)s.") % {
+                        "name": assignee.get_full_name() or assignee.get_username()
+                    }
+                return self._done(request, dispute, message)
+        return self._redraw(request, object_id, assign_form=form)
+
+    def rule_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        dispute = self._target(request, object_id)
+        form = AdminRulingForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                ruled = dispute_rule(
+                    dispute_id=dispute.pk,
+                    user=request.user,
+                    outcome=data["outcome"],
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    expected_revision=data["revision"],
+                )
+            except StaleDispute as exc:
+                return self._stale(request, dispute, exc)
+            except DisputeError as exc:
+                self._refuse(form, exc)
+            else:
+                if ruled.ruling_round >= 2:
+                    message = _g("Final ruling recorded: it takes effect now.")
+                else:
+                    message = _g(
+                        "Ruling recorded: both sides have %(days)d days to agree or object."
+                    ) % {"days": settings.PORTAL_RULING_REPLY_WINDOW.days}
+                return self._done(request, dispute, message)
+        return self._redraw(request, object_id, rule_form=form)
+
+    def request_evidence_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        dispute = self._target(request, object_id)
+        form = AdminEvidenceRequestForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                asked = dispute_request_evidence(
+                    dispute_id=dispute.pk,
+                    user=request.user,
+                    party=data["party"],
+                    note=data["note"],
+                    days=data["days"],
+                )
+            except StaleDispute as exc:
+                return self._stale(request, dispute, exc)
+            except DisputeError as exc:
+                self._refuse(form, exc)
+            else:
+                return self._done(
+                    request,
+                    dispute,
+                    _g("Evidence asked of the %(party)s, due %(due)s.")
+                    % {
+                        "party": asked.get_party_display().lower(),
+                        "due": timezone.localtime(asked.due_at).strftime("%d %b %Y %H:%M"),
+                    },
+                )
+        return self._redraw(request, object_id, evidence_form=form)
 
 
 @admin.register(DisputeEvent)
@@ -179,3 +557,102 @@ class EvidenceAdmin(admin.ModelAdmin):
         reason = form.cleaned_data.get("hidden_reason", "").strip()
         if reason:
             dispute_hide_evidence(evidence_id=obj.pk, user=request.user, reason=reason)
+
+
+def _complaint_file_urls(complaint_id: int, item_id: int) -> tuple[str | None, str | None]:
+    """The checked URLs of a complaint's file and thumbnail, where the views exist."""
+    urls: list[str | None] = []
+    for name in ("disputes:complaint_evidence_file", "disputes:complaint_evidence_thumbnail"):
+        try:
+            urls.append(reverse(name, args=[complaint_id, item_id]))
+        except NoReverseMatch:
+            urls.append(None)
+    file_url, thumb_url = urls
+    return file_url, thumb_url or file_url
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(RecordAdmin):
+    """The complaints queue: open complaints first, the oldest first. Staff answer on the
+    complaint's page (``complaint_answer``); nothing else is edited."""
+
+    change_form_template = "admin/disputes/complaint/change_form.html"
+    list_display = ["id", "buyer", "order", "store", "created_at", "state", "answered_at"]
+    list_filter = ["state", "store"]
+    search_fields = [
+        "order__number",
+        "buyer__username",
+        "buyer__email",
+        "buyer__first_name",
+        "buyer__last_name",
+    ]
+    list_select_related = ["buyer", "order", "store"]
+
+    def get_ordering(self, request):
+        open_first = Case(When(state=ComplaintState.OPEN, then=Value(0)), default=Value(1))
+        return [open_first.asc(), "created_at", "id"]
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).select_related("buyer", "order", "store", "answered_by")
+        )
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _may_answer(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("disputes.change_complaint")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        complaint = self.get_object(request, unquote(object_id))
+        extra = dict(extra_context or {})
+        if complaint is not None and self.has_view_permission(request, complaint):
+            items = Evidence.objects.filter(complaint=complaint).order_by("created_at", "id")
+            may_answer = self._may_answer(request) and complaint.state == ComplaintState.OPEN
+            extra = {
+                "complaint": complaint,
+                "complaint_evidence": [
+                    (item, *_complaint_file_urls(complaint.pk, item.pk)) for item in items
+                ],
+                "may_answer": may_answer,
+                "answer_form": extra.get("answer_form") or AdminComplaintAnswerForm(),
+                **extra,
+            }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/answer/",
+                self.admin_site.admin_view(self.answer_view),
+                name="disputes_complaint_answer",
+            ),
+            *super().get_urls(),
+        ]
+
+    def answer_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self._may_answer(request):
+            raise PermissionDenied
+        complaint = self.get_object(request, unquote(object_id))
+        if complaint is None:
+            raise Http404
+        form = AdminComplaintAnswerForm(request.POST)
+        if form.is_valid():
+            try:
+                complaint_answer(
+                    complaint_id=complaint.pk, user=request.user, answer=form.cleaned_data["answer"]
+                )
+            except DisputeError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            else:
+                self.message_user(
+                    request, _g("The answer was sent to the buyer."), messages.SUCCESS
+                )
+                return redirect("admin:disputes_complaint_change", complaint.pk)
+        page_request = copy.copy(request)
+        page_request.method = "GET"
+        response = self.change_view(page_request, object_id, extra_context={"answer_form": form})
+        response.status_code = 400
+        return response

@@ -244,7 +244,7 @@ def dispute_request_evidence(
     The side asked is told; the request and its date show on the dispute page."""
     now = now or timezone.now()
     _arbitrator_only(user)
-    days = days or settings.PORTAL_EVIDENCE_REQUEST_DAYS
+    days = settings.PORTAL_EVIDENCE_REQUEST_DAYS if days is None else days
     note = note.strip()
     if party not in (Party.BUYER, Party.SELLER):
         raise DisputeError(_("Ask the buyer or the seller."), field="party")

@@ -173,3 +173,91 @@ class ShipmentForm(RevisionForm):
             attrs={"maxlength": 80, "autocomplete": "off", "autocapitalize": "characters"}
         ),
     )
+
+
+# --- replying to a ruling (issue 7) ---------------------------------------------------------
+class ObjectionForm(RevisionForm):
+    """A party objects to the first ruling: why, and any new photos or videos. The reason
+    is checked by the service (``dispute_reply_ruling``), which names the field to fix; the
+    form only carries what was typed, so a refusal can show it again."""
+
+    reason = forms.CharField(
+        label=_("Why do you object? (the arbitrator reads this)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 5000}),
+    )
+    files = EvidenceField(label=_("New photos or videos (optional)"))
+
+
+# --- arbitration in admin (issue 7) ---------------------------------------------------------
+# These forms only carry what staff typed: the services in disputes.arbitration and
+# disputes.complaints decide what is legal and name the field to fix.
+class AdminAssignForm(forms.Form):
+    """Give an escalated case to an arbitrator (or to nobody). The list offers arbitrators;
+    whoever is sent is checked by ``dispute_assign``."""
+
+    assignee = forms.ModelChoiceField(
+        label=_("Arbitrator"),
+        queryset=None,
+        required=False,
+        empty_label=_("Nobody (unassign)"),
+    )
+
+    def __init__(self, *args: Any, arbitrators: Any, **kwargs: Any) -> None:
+        from django.contrib.auth import get_user_model
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["assignee"]
+        field.queryset = get_user_model().objects.filter(is_active=True)
+        field.widget.choices = [("", field.empty_label)] + [
+            (user.pk, user.get_full_name() or user.get_username()) for user in arbitrators
+        ]
+
+
+class AdminRulingForm(RevisionForm):
+    """An arbitrator's ruling, with the reasons both sides will read."""
+
+    outcome = forms.ChoiceField(label=_("Ruling"), widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        label=_("Amount (partial refund; optional for a return)"),
+        required=False,
+        max_digits=12,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+    reason = forms.CharField(
+        label=_("Reasons (both sides will read them)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "maxlength": 5000}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from disputes.states import RULINGS
+
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].choices = [
+            (value, label) for value, label in OutcomeType.choices if value in RULINGS
+        ]
+
+
+class AdminEvidenceRequestForm(forms.Form):
+    """Ask one side of an escalated case for more evidence, by a number of days."""
+
+    party = forms.ChoiceField(
+        label=_("Ask"),
+        choices=[(Party.BUYER, _("The buyer")), (Party.SELLER, _("The seller"))],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("What is needed"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000}),
+    )
+    days = forms.IntegerField(label=_("Days to answer"), required=False)
+
+
+class AdminComplaintAnswerForm(forms.Form):
+    answer = forms.CharField(
+        label=_("Answer (the buyer reads it)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "maxlength": 5000}),
+    )

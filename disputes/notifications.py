@@ -11,17 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from disputes.models import DisputeEvent, Notification
-from disputes.states import EventKind, ReminderKind
+from disputes.models import Dispute, DisputeEvent, Notification
+from disputes.states import EventKind, Party, ReminderKind
 
 logger = logging.getLogger(__name__)
 
@@ -160,18 +161,48 @@ def notifications_deliver(
     return sent
 
 
+def notification_link(*, dispute: Dispute, person: Any) -> str:
+    """Where a notification sends its reader: the dispute page for the parties, the
+    dispute's admin page for staff (who work cases in the admin)."""
+    if dispute.party_of(person) == Party.STAFF:
+        return reverse("admin:disputes_dispute_change", args=[dispute.pk])
+    return reverse("disputes:detail", args=[dispute.pk])
+
+
 def _mail(row: Notification) -> None:
+    """One mail per row: plain text, and the same content as HTML with a link button."""
     event, person = row.event, row.recipient
     dispute = event.dispute
+    party = dispute.party_of(person)
     context = {
         "event": event,
         "dispute": dispute,
         "person": person,
-        "is_buyer": person.pk == dispute.buyer_id,
-        "party": "buyer" if person.pk == dispute.buyer_id else "seller",
-        "link": settings.SITE_URL.rstrip("/") + reverse("disputes:detail", args=[dispute.pk]),
+        "is_buyer": party == Party.BUYER,
+        "is_staff_recipient": party == Party.STAFF,
+        "party": party or "",
+        "link": settings.SITE_URL.rstrip("/") + notification_link(dispute=dispute, person=person),
         "now": timezone.now(),
     }
     subject = render_to_string("emails/dispute_event_subject.txt", context).strip()
     body = render_to_string("emails/dispute_event.txt", context)
-    send_mail(subject, body, None, [person.email])
+    mail = EmailMultiAlternatives(subject, body, None, [person.email])
+    mail.attach_alternative(render_to_string("emails/dispute_event.html", context), "text/html")
+    mail.send()
+
+
+# --- the in-app list ---------------------------------------------------------------------------
+def notification_mark_read(*, notification_id: int, user: Any, now: datetime | None = None) -> bool:
+    """The person opened one of their notifications. True if it was unread."""
+    return bool(
+        Notification.objects.filter(
+            pk=notification_id, recipient=user, read_at__isnull=True
+        ).update(read_at=now or timezone.now())
+    )
+
+
+def notifications_mark_all_read(*, user: Any, now: datetime | None = None) -> int:
+    """Every unread notification of the person is marked read; returns how many."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(
+        read_at=now or timezone.now()
+    )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, Q, QuerySet
 
-from disputes.models import Dispute, DisputeEvent, DisputeMessage
+from disputes.models import Dispute, DisputeEvent, DisputeMessage, EvidenceRequest, Notification
 from disputes.states import DisputeState
 
 if TYPE_CHECKING:
@@ -58,3 +58,31 @@ def dispute_evidence(*, dispute: Dispute):
     from evidence.models import Evidence
 
     return Evidence.objects.filter(dispute=dispute).select_related("uploaded_by", "hidden_by")
+
+
+def dispute_open_evidence_requests(*, dispute: Dispute) -> QuerySet[EvidenceRequest]:
+    """The arbitrator's requests for more evidence that the side asked has not answered."""
+    return dispute.evidence_requests.filter(answered_at__isnull=True).order_by("due_at", "id")
+
+
+def notifications_for_user(*, user: Any) -> QuerySet[Notification]:
+    """A person's own notifications, newest first, with what their sentences need."""
+    return (
+        Notification.objects.filter(recipient=user)
+        .select_related(
+            "event",
+            "event__actor",
+            "event__message",
+            "event__dispute",
+            "event__dispute__line",
+            "event__dispute__store",
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def notifications_unread_count(*, user: Any) -> int:
+    """How many of the person's notifications are unread (one query, for the badge)."""
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

@@ -41,5 +41,16 @@ urlpatterns = [
         views.evidence_thumbnail,
         name="evidence_thumbnail",
     ),
+    path("disputes/<int:pk>/ruling/agree/", views.agree_ruling, name="agree_ruling"),
+    path("disputes/<int:pk>/ruling/object/", views.object_ruling, name="object_ruling"),
     path("seller/disputes/", views.seller_list, name="seller_list"),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/read/", views.notifications_read_all, name="notifications_read_all"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
 ]
+
+# Complaints about a seller once an order's dispute windows have closed (issue 7): their own
+# module, appended here so that their names stay in this namespace.
+from disputes.complaint_urls import urlpatterns as complaint_urlpatterns  # noqa: E402
+
+urlpatterns += complaint_urlpatterns

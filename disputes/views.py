@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,22 +15,31 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_fsm import can_proceed
 
 from disputes import services
+from disputes.arbitration import dispute_reply_ruling
 from disputes.forms import (
     EvidenceForm,
     MessageForm,
+    ObjectionForm,
     OpenDisputeForm,
     ProposalForm,
     RevisionForm,
     ShipmentForm,
 )
 from disputes.models import Dispute
+from disputes.notifications import (
+    notification_link,
+    notification_mark_read,
+    notifications_mark_all_read,
+)
 from disputes.selectors import (
     dispute_evidence,
     dispute_messages,
+    dispute_open_evidence_requests,
     dispute_timeline,
     disputes_for_buyer,
     disputes_for_store,
     disputes_for_user,
+    notifications_for_user,
     store_dispute_counts,
 )
 from disputes.states import Closing, DisputeState, Party
@@ -130,6 +140,12 @@ def _detail_context(request: HttpRequest, dispute: Dispute, **forms: Any) -> dic
         or (ShipmentForm(initial=revision) if "ship_return" in actions else None),
         "replacement_form": forms.get("replacement_form")
         or (ShipmentForm(initial=revision) if "ship_replacement" in actions else None),
+        "objection_form": forms.get("objection_form")
+        or (ObjectionForm(initial=revision) if "object_ruling" in actions else None),
+        # Only a case that reached the arbitrators can carry requests: no query otherwise.
+        "evidence_requests": list(dispute_open_evidence_requests(dispute=dispute))
+        if dispute.escalated_at
+        else [],
         "refunds": _refunds_with_flags(dispute),
         # A coupon is issued exactly when a dispute closes with one: no query otherwise.
         "coupon": dispute_coupon(dispute=dispute) if dispute.closing == Closing.COUPON else None,
@@ -485,3 +501,115 @@ def evidence_thumbnail(request: HttpRequest, pk: int, evidence_id: int) -> HttpR
     return evidence_storage.serve(
         item.thumbnail.name, content_type="image/jpeg", filename=f"thumbnail-{item.pk}.jpg"
     )
+
+
+# --- replying to a ruling ------------------------------------------------------------------------
+def _party_to_the_ruling(request: HttpRequest, pk: int) -> Dispute:
+    """Buyer and seller reply to a ruling; staff see the case but have no reply to give."""
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    if dispute.party_of(request.user) not in (Party.BUYER, Party.SELLER):
+        raise PermissionDenied
+    return dispute
+
+
+@login_required
+@require_POST
+def agree_ruling(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = _party_to_the_ruling(request, pk)
+
+    def agree(**kwargs: Any) -> Dispute:
+        return dispute_reply_ruling(agree=True, **kwargs)
+
+    return _guarded_action(
+        request,
+        dispute,
+        agree,
+        _(
+            "You agreed to the ruling. It takes effect when the other side agrees too, "
+            "or says nothing in time."
+        ),
+    )
+
+
+@login_required
+@require_POST
+def object_ruling(request: HttpRequest, pk: int) -> HttpResponse:
+    """An objection, once, with a reason and any new evidence: a refusal names the field
+    and keeps what was typed; a stale page or a passed deadline gets the 409 page."""
+    dispute = _party_to_the_ruling(request, pk)
+    form = ObjectionForm(request.POST, request.FILES)
+    if not form.is_valid() and "revision" in form.errors:
+        return _conflict(request, pk, services.StaleDispute(_("The form was incomplete.")))
+    if form.is_valid():
+        try:
+            replied = dispute_reply_ruling(
+                dispute_id=dispute.pk,
+                user=request.user,
+                agree=False,
+                reason=form.cleaned_data["reason"],
+                files=form.cleaned_data["files"],
+                expected_revision=form.cleaned_data["revision"],
+            )
+        except services.StaleDispute as exc:
+            return _conflict(request, pk, exc)
+        except services.DisputeError as exc:
+            if exc.field is None:
+                messages.error(request, str(exc))
+                return redirect("disputes:detail", pk)
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Your objection was sent. The arbitrator will rule again; that ruling is final."),
+            )
+            _report_rejections(request, replied.rejections)
+            return redirect(f"{dispute.get_absolute_url()}#ruling")
+    if request.FILES and "files" not in form.errors:
+        form.add_error(
+            "files", _("Nothing was sent yet: please choose your photos and videos again.")
+        )
+    return render(
+        request,
+        "disputes/detail.html",
+        _detail_context(request, dispute, objection_form=form),
+        status=400,
+    )
+
+
+# --- notifications --------------------------------------------------------------------------------
+NOTIFICATIONS_PER_PAGE = 25
+
+
+@login_required
+@require_safe
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The person's notifications, newest first; reading the list marks nothing read."""
+    page = Paginator(notifications_for_user(user=request.user), NOTIFICATIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "notifications/list.html", {"page": page, "now": timezone.now()})
+
+
+@login_required
+@require_safe
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Follow one notification: it is marked read and the reader goes to its dispute."""
+    row = get_object_or_404(notifications_for_user(user=request.user), pk=pk)
+    notification_mark_read(notification_id=row.pk, user=request.user)
+    dispute = row.event.dispute
+    return redirect(notification_link(dispute=dispute, person=request.user))
+
+
+@login_required
+@require_POST
+def notifications_read_all(request: HttpRequest) -> HttpResponse:
+    count = notifications_mark_all_read(user=request.user)
+    if count:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d notification marked as read.", "%(n)d notifications marked as read.", count
+            )
+            % {"n": count},
+        )
+    return redirect("disputes:notifications")

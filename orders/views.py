@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from disputes.complaints import complaint_allowed
+from disputes.standing import store_standing
 from orders.forms import ShipForm
 from orders.models import default_currency
 from orders.selectors import (
@@ -39,8 +41,12 @@ def my_orders(request: HttpRequest) -> HttpResponse:
     page = Paginator(orders_for_buyer(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # The stores' standing: one read for the whole page, whatever the number of stores.
+    standings = store_standing(store_ids={order.store_id for order in page}, with_median=False)
     for order in page:
         order.window = order.dispute_window(now=now)
+        order.store_standing = standings.get(order.store_id)
+        order.complaint_allowed = complaint_allowed(order=order, now=now)
         for line in order.lines.all():
             dispute = getattr(line, "dispute", None)
             line.existing_dispute = dispute
@@ -101,6 +107,7 @@ def seller_dashboard(request: HttpRequest) -> HttpResponse:
             "counts": store_order_counts(store=store),
             "clocks": store_running_clocks(store=store),
             "escrow": store_escrow(store=store),
+            "standing": store_standing(store_ids=[store.pk])[store.pk],
             # The escrow totals add up the store's orders, all in the portal's currency.
             "currency": default_currency(),
             "now": timezone.now(),

@@ -7,7 +7,7 @@ from django import template
 
 from disputes.states import Closing, OutcomeType
 from orders.payment import PaymentMethod
-from orders.templatetags.clocks import absolute
+from orders.templatetags.clocks import absolute, timeleft
 
 register = template.Library()
 
@@ -44,6 +44,17 @@ def iso_absolute(value: str | None) -> str:
         return absolute(datetime.fromisoformat(value))
     except (TypeError, ValueError):
         return str(value)
+
+
+@register.filter
+def iso_timeleft(value: str | None) -> str:
+    """How long until an ISO date and time kept in an event's data ('20 hours')."""
+    if not value:
+        return ""
+    try:
+        return timeleft(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return ""
 
 
 @register.simple_tag

@@ -704,7 +704,7 @@ def test_the_timeline_tells_the_return_and_the_replacement(
 
 # --- query counts ---------------------------------------------------------------------------------
 # The dispute page's bound (tests/disputes/test_views.py), plus the coupon's one query.
-DETAIL_QUERIES = 9
+DETAIL_QUERIES = 10  # with the unread-notifications badge
 
 
 def test_the_refund_tracker_makes_one_query_however_many_refunds(
