@@ -519,7 +519,7 @@ class EvidenceAdmin(admin.ModelAdmin):
             for field in self.model._meta.fields
             if field.name not in ("file", "thumbnail")
         ] + ["view"]
-        if obj is not None and obj.hidden_at is None and self._may_hide(request):
+        if obj is not None and obj.hidden_at is None and obj.dispute_id and self._may_hide(request):
             fields.remove("hidden_reason")
         return fields
 
@@ -528,9 +528,13 @@ class EvidenceAdmin(admin.ModelAdmin):
         """The file through the checked view (files are never served from a public URL)."""
         if obj is None or obj.pk is None:
             return "-"
-        url = reverse("disputes:evidence_file", args=[obj.dispute_id, obj.pk])
+        if obj.complaint_id is not None:
+            case, prefix = obj.complaint_id, "disputes:complaint_evidence"
+        else:
+            case, prefix = obj.dispute_id, "disputes:evidence"
+        url = reverse(f"{prefix}_file", args=[case, obj.pk])
         if obj.kind == "photo":
-            thumb = reverse("disputes:evidence_thumbnail", args=[obj.dispute_id, obj.pk])
+            thumb = reverse(f"{prefix}_thumbnail", args=[case, obj.pk])
             return format_html(
                 '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="" '
                 'style="max-width:320px;max-height:240px"></a>',

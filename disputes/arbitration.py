@@ -201,6 +201,8 @@ def dispute_reply_ruling(
             dispute = _lock(dispute_id)
             method = dispute.agree_ruling if agree else dispute.object_ruling
             party = _check(dispute, user, method, expected_revision, now)
+            if stored and evidence_allowance(dispute=dispute, party=party) < len(stored):
+                raise DisputeError(_("You have reached the limit of files for this dispute."))
             before = dispute.state
             method(party=party, at=now)
             rows = evidence_attach(

@@ -70,7 +70,10 @@ def _replacement_not_shipped(dispute: Dispute) -> bool:
 
 
 def _may_rule(dispute: Dispute, user: Any) -> bool:
-    """Only arbitrators rule: staff holding the rule_dispute permission."""
+    """Only arbitrators rule: staff holding the rule_dispute permission, and never on a
+    dispute of their own (as its buyer or its store's owner)."""
+    if user.pk in (dispute.buyer_id, dispute.store.owner_id):
+        return False
     return bool(user.is_staff and user.has_perm("disputes.rule_dispute"))
 
 
@@ -416,7 +419,10 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         self._arbitration_clock(at)
 
     def _arbitration_clock(self, at: datetime) -> None:
-        self._run_clock(DeadlineKind.ARBITRATION_LIMIT, self.arbitration_limit_at)
+        if at < self.arbitration_limit_at:
+            self._run_clock(DeadlineKind.ARBITRATION_LIMIT, self.arbitration_limit_at)
+        else:  # already marked late once; back with the arbitrator, no second alarm
+            self.next_deadline_at, self.deadline_kind = None, ""
         if at < deadlines.reminder_at(
             kind=ReminderKind.ARBITRATION_TARGET, due=self.arbitration_target_at
         ):

@@ -42,8 +42,14 @@ from disputes.validators import validate_latin_script
 from evidence.models import Evidence
 from evidence.services import Rejection, StoredFile, evidence_attach, evidence_hide, evidence_store
 from evidence.storage import delete_quietly
-from orders.models import OrderLine
-from refunds.services import RefundRequest, coupons_issue, payouts_release, refunds_create
+from orders.models import Order, OrderLine
+from refunds.services import (
+    RefundRequest,
+    coupons_issue,
+    lock_orders_of_lines,
+    payouts_release,
+    refunds_create,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -186,6 +192,9 @@ def _open(
     now: datetime,
 ) -> Dispute:
     with transaction.atomic():
+        # The order first, then the line: the order every money writer follows (an order
+        # completing at this moment then sees the new dispute and keeps the line held).
+        Order.objects.select_for_update().only("pk").get(pk=line.order_id)
         line = (
             OrderLine.objects.select_for_update(of=("self",))
             .select_related("order", "order__store")
@@ -408,6 +417,11 @@ class Recorder:
         DisputeEvent.objects.bulk_create(self.events)
         notifications_create(self.notifying)
         at = now or (self.events[-1].created_at if self.events else None)
+        money_lines = {item.line_id for item in self.refunds} | self.settled_lines
+        if money_lines:
+            # Every order this flush touches, locked at once in id order, so that two
+            # sweeps settling overlapping orders can never wait on each other in a cycle.
+            lock_orders_of_lines(money_lines)
         if self.refunds:
             refunds_create(requests=self.refunds, now=at)
         if self.coupons:
@@ -890,6 +904,8 @@ def dispute_hide_evidence(
         raise DisputeError(_("Give the reason for hiding this item."), field="reason")
     with transaction.atomic():
         item = Evidence.objects.select_for_update().get(pk=evidence_id)
+        if item.dispute_id is None:
+            raise DisputeError(_("Only evidence of a dispute can be hidden."))
         dispute = _lock(item.dispute_id)
         if not evidence_hide(evidence=item, by=user, reason=reason, now=now):
             return False
@@ -941,6 +957,8 @@ def dispute_post_message(
                 raise DisputeError(_("This dispute is not yours."))
             if dispute.is_finished:
                 raise StaleDispute(_("This dispute is closed; no more messages can be added."))
+            if stored and evidence_allowance(dispute=dispute, party=party) < len(stored):
+                raise DisputeError(_("You have reached the limit of files for this dispute."))
             message = DisputeMessage.objects.create(
                 dispute=dispute, author=user, author_party=party, body=body, created_at=now
             )

@@ -74,6 +74,12 @@ def _lock_orders(order_ids: Iterable[int]) -> dict[int, Order]:
     }
 
 
+def lock_orders_of_lines(line_ids: Iterable[int]) -> dict[int, Order]:
+    """Lock the orders of these lines, in id order (the one lock order of money writes)."""
+    order_ids = OrderLine.objects.filter(pk__in=set(line_ids)).values_list("order_id", flat=True)
+    return _lock_orders(set(order_ids))
+
+
 def _lines(line_ids: Iterable[int]) -> dict[int, OrderLine]:
     return {
         line.pk: line

@@ -62,8 +62,16 @@ def redis_url() -> str:
 def _eager_celery(settings):
     """Tasks run inline in ordinary tests; broker tests start a real worker instead."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Eager tasks still take a producer from the app's pool (Celery 5.5+); an in-process
+    # worker started by an earlier test closes that pool when it stops. Start each test
+    # with fresh pools, or every .delay() after such a test fails ("closed pool").
+    from kombu import pools
+
     from portal.celery import app
 
+    pools.reset()  # kombu keeps producer pools per connection, process-wide
+    app._pool = None
+    app.amqp._producer_pool = None
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False

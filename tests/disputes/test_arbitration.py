@@ -373,3 +373,57 @@ def test_an_answer_before_the_reminder_cancels_it(opened, bob, now):
     )
     assert Dispute.objects.get(pk=opened.pk).reminder_at is None
     assert disputes_send_reminders(now=now + 4 * DAY) == 0
+
+
+def test_an_arbitrator_never_rules_on_a_dispute_of_their_own(alice, bobs_store, now):
+    """An arbitrator who bought on the marketplace cannot rule on their own claim."""
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import ARBITRATORS
+
+    alice.is_staff = True
+    alice.save()
+    alice.groups.add(Group.objects.get(name=ARBITRATORS))
+    order = make_order(buyer=alice, store=bobs_store, lines=DRESS_LINES, shipped_at=now - DAY)
+    dispute = dispute_open(
+        line=order.lines.first(), buyer=alice, request=claim(), files=[photo()], now=now
+    )
+    dispute_propose(
+        dispute_id=dispute.pk,
+        user=bobs_store.owner,
+        outcome=OutcomeType.REJECTED,
+        note="It is red.",
+        now=now + DAY,
+    )
+    disputes_sweep_due(now=now + 8 * DAY)
+    with pytest.raises(DisputeError):
+        dispute_rule(
+            dispute_id=dispute.pk,
+            user=Dispute.objects.get(pk=dispute.pk).buyer,
+            outcome=OutcomeType.FULL_REFUND,
+            reason="A full refund for myself.",
+            now=now + 9 * DAY,
+        )
+
+
+def test_an_objection_after_the_limit_does_not_raise_the_alarm_again(escalated, bob, sam, now):
+    at = now + 8 * DAY
+    assert disputes_sweep_due(now=at + 60 * DAY).moved == 1  # marked late once
+    dispute_rule(
+        dispute_id=escalated.pk,
+        user=sam,
+        outcome=OutcomeType.REJECTED,
+        reason="The listing photos match the dress.",
+        now=at + 61 * DAY,
+    )
+    dispute_reply_ruling(
+        dispute_id=escalated.pk,
+        user=escalated.buyer,
+        agree=False,
+        reason="The colour is plainly different.",
+        now=at + 62 * DAY,
+    )
+    dispute = Dispute.objects.get(pk=escalated.pk)
+    assert dispute.state == DisputeState.ESCALATED and dispute.next_deadline_at is None
+    assert disputes_sweep_due(now=at + 63 * DAY).moved == 0
+    assert len(events(dispute, EventKind.ARBITRATION_LATE)) == 1
