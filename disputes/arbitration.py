@@ -19,14 +19,13 @@ from accounts.roles import is_arbitrator
 from disputes import deadlines
 from disputes.models import Dispute, EvidenceRequest
 from disputes.services import (
-    CENT,
     MAX_TEXT,
     DisputeError,
     Recorder,
     StaleDispute,
     _check,
     _lock,
-    _money,
+    check_amount,
     evidence_allowance,
     mark_evidence_requests_answered,
     outcome_data,
@@ -107,17 +106,7 @@ def check_ruling(
         outcome == OutcomeType.RETURN_AND_REFUND and amount is None
     ):
         return dispute.amount_cap
-    if amount is None or amount <= 0:
-        raise DisputeError(_("Enter an amount above zero."), field="amount")
-    if amount != amount.quantize(CENT):
-        raise DisputeError(_("Enter the amount in cents: at most two decimals."), field="amount")
-    if amount > dispute.amount_cap:
-        raise DisputeError(
-            _("The amount cannot be more than the %(cap)s paid for the disputed item(s).")
-            % {"cap": _money(dispute.amount_cap, dispute.currency)},
-            field="amount",
-        )
-    return amount
+    return check_amount(dispute=dispute, amount=amount)
 
 
 def dispute_rule(

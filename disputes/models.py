@@ -442,17 +442,6 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         self.next_deadline_at = None
         self.deadline_kind = ""
 
-    @property
-    def arbitration_is_late(self) -> bool:
-        """Past the 15-day target without a final ruling."""
-        from django.utils import timezone as tz
-
-        return (
-            self.state == DisputeState.ESCALATED
-            and self.arbitration_target_at is not None
-            and tz.now() > self.arbitration_target_at
-        )
-
     # --- rulings and replies -----------------------------------------------------------------
     def _set_ruling(
         self, *, by: Any, outcome: str, amount: Decimal | None, reason: str, at: datetime

@@ -555,6 +555,11 @@ def check_proposal(
         return dispute.amount_cap
     if outcome not in AMOUNT_OUTCOMES:
         return None
+    return check_amount(dispute=dispute, amount=amount)
+
+
+def check_amount(*, dispute: Dispute, amount: Decimal | None) -> Decimal:
+    """An amount on the table: above zero, in cents, at most what was paid."""
     if amount is None or amount <= 0:
         raise DisputeError(_("Enter an amount above zero."), field="amount")
     if amount != amount.quantize(CENT):

@@ -27,8 +27,6 @@ class DisputeState(models.TextChoices):
 
 
 FINISHED_STATES = (DisputeState.RESOLVED, DisputeState.WITHDRAWN)
-# An outcome is agreed and is being carried out (a return or a replacement in transit).
-FOLLOW_UP_STATES = (DisputeState.AWAITING_RETURN, DisputeState.AWAITING_REPLACEMENT)
 NEGOTIATING_STATES = (DisputeState.OPEN, DisputeState.SELLER_RESPONDED)
 
 

@@ -8,12 +8,12 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from orders.admin import RecordAdmin
-from refunds.models import Coupon, GatewayCall, Payout, Refund, RefundState
+from refunds.models import Coupon, GatewayCall, Payout, Refund
+from refunds.selectors import refunds_overdue
 from refunds.services import RefundError, refund_mark_arrived, refund_retry
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Refund]) -> QuerySet[Refund]:
         if self.value() == "overdue":
-            return queryset.filter(state=RefundState.SENT, expected_by__lt=timezone.localdate())
+            return refunds_overdue(queryset=queryset)
         return queryset
 
 

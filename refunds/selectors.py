@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orders.states import OrderState
-from refunds.models import Coupon, Payout, Refund, RefundState
+from refunds.models import Coupon, Refund, RefundState
 
 if TYPE_CHECKING:
     from disputes.models import Dispute
@@ -31,10 +31,13 @@ def dispute_coupon(*, dispute: Dispute) -> Coupon | None:
     return Coupon.objects.filter(dispute=dispute).first()
 
 
-def refunds_overdue(*, today: date | None = None) -> QuerySet[Refund]:
+def refunds_overdue(
+    *, today: date | None = None, queryset: QuerySet[Refund] | None = None
+) -> QuerySet[Refund]:
     """Sent refunds whose arrival window has passed without the money arriving."""
     today = today or timezone.localdate()
-    return Refund.objects.filter(state=RefundState.SENT, expected_by__lt=today)
+    base = Refund.objects.all() if queryset is None else queryset
+    return base.filter(state=RefundState.SENT, expected_by__lt=today)
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,3 @@ def store_escrow(*, store: Store) -> EscrowSummary:
     )
     held = totals["paid"] - totals["paid_out"] - totals["refunded"]
     return EscrowSummary(totals["paid"], held, totals["paid_out"], totals["refunded"])
-
-
-def store_payouts(*, store: Store) -> QuerySet[Payout]:
-    return (
-        Payout.objects.filter(store=store)
-        .select_related("order", "line")
-        .order_by("-created_at", "-id")
-    )
