@@ -24,6 +24,8 @@ COPY orders/ orders/
 COPY disputes/ disputes/
 COPY evidence/ evidence/
 COPY refunds/ refunds/
+COPY complaints/ complaints/
+COPY dashboards/ dashboards/
 COPY templates/ templates/
 COPY static/ static/
 

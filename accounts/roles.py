@@ -21,9 +21,8 @@ ARBITRATOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "add_disputemessage",
         "rule_dispute",
         "view_evidencerequest",
-        "view_complaint",
-        "change_complaint",
     ),
+    "complaints": ("view_complaint", "change_complaint"),
     "evidence": ("view_evidence", "hide_evidence"),
     # change_refund: "Retry now" and "Mark as arrived" on refunds (never editing amounts:
     # every refund field is read-only in admin).

@@ -13,7 +13,7 @@ import os
 import time
 from datetime import timedelta
 
-from _setup import bench_line, setup_django
+from harness import bench_line, setup_django
 
 COUNT = int(os.environ.get("BENCH_DISPUTES", "100000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "2000"))
@@ -46,7 +46,7 @@ def sweep_in_process(now) -> int:
 
     django.setup()
     import disputes.notifications as notifications
-    from disputes.sweeps import disputes_sweep_due
+    from disputes.services import disputes_sweep_due
 
     notifications.queue_delivery = lambda ids: None  # delivery is async; its rows are written
     import refunds.services as refunds

@@ -21,7 +21,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from _setup import ROOT, bench_line, setup_django
+from harness import ROOT, bench_line, setup_django
 
 SIZE_MB = int(os.environ.get("BENCH_UPLOAD_MB", "150"))
 FIXTURE = ROOT / "tests" / "fixtures" / "unboxing.mp4"
@@ -95,7 +95,7 @@ def main() -> None:
             False, "not_received", "Nothing has arrived yet.", 1, "refund_only", Decimal("99.00")
         ),
         now=timezone.now(),
-    )
+    ).dispute
 
     work = Path(tempfile.mkdtemp(prefix="upload-bench-"))
     video = work / "unboxing.mp4"

@@ -6,153 +6,49 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.roles import ARBITRATORS
-from disputes.arbitration import dispute_assign, dispute_request_evidence, dispute_rule
-from disputes.complaints import complaint_answer
+from disputes.admin_filters import (
+    AssigneeFilter,
+    ClockFilter,
+    LateFilter,
+    QueueFilter,
+    arbitrators,
+)
 from disputes.forms import (
     AdminAssignForm,
-    AdminComplaintAnswerForm,
     AdminEvidenceRequestForm,
     AdminRulingForm,
 )
 from disputes.models import (
-    Complaint,
-    ComplaintState,
     Dispute,
     DisputeEvent,
     Notification,
 )
 from disputes.selectors import dispute_evidence, dispute_messages, dispute_timeline
-from disputes.services import DisputeError, StaleDispute, dispute_hide_evidence
+from disputes.services import (
+    DisputeError,
+    StaleDispute,
+    dispute_assign,
+    dispute_request_evidence,
+    dispute_rule,
+)
 from disputes.standing import store_standing
 from disputes.states import DisputeState, Party
-from disputes.sweeps import disputes_stalled
-from evidence.models import Evidence
 from orders.admin import RecordAdmin
 
 RULE_PERMISSION = "disputes.rule_dispute"
 # A buyer's other disputes shown on a case page (newest first).
 HISTORY_SHOWN = 50
-
-
-def arbitrators() -> QuerySet:
-    """Who may be given a case: active staff in the Arbitrators group, or superusers
-    (the same people ``accounts.roles.is_arbitrator`` accepts)."""
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, is_staff=True)
-        .filter(Q(is_superuser=True) | Q(groups__name=ARBITRATORS))
-        .distinct()
-        .order_by("first_name", "username")
-    )
-
-
-class ClockFilter(admin.SimpleListFilter):
-    """Operators' view of the sweeps: overdue rows should not exist for long."""
-
-    title = _("clock")
-    parameter_name = "clock"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("running", _("Clock running")),
-            ("overdue", _("Overdue, not processed (scheduler stalled?)")),
-            ("pushed_aside", _("Pushed aside by the sweep (failing)")),
-        ]
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "running":
-            return queryset.filter(next_deadline_at__gt=now)
-        if self.value() == "overdue":
-            return queryset.filter(pk__in=disputes_stalled(now=now).values("pk"))
-        if self.value() == "pushed_aside":
-            return queryset.filter(sweep_failures__gt=0, next_deadline_at__isnull=False)
-        return queryset
-
-
-class QueueFilter(admin.SimpleListFilter):
-    """The arbitration queue: cases with the arbitrators, the oldest escalation first."""
-
-    title = _("arbitration queue")
-    parameter_name = "queue"
-
-    def lookups(self, request, model_admin):
-        return [("1", _("Escalated cases, oldest first"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "1":
-            return queryset.filter(state=DisputeState.ESCALATED)
-        return queryset
-
-
-class LateFilter(admin.SimpleListFilter):
-    """Escalated cases past the arbitration target (15 days) or limit (60 days)."""
-
-    title = _("arbitration late")
-    parameter_name = "late"
-
-    def lookups(self, request, model_admin):
-        return [
-            (
-                "target",
-                _("Past the %(days)d-day target")
-                % {"days": settings.PORTAL_ARBITRATION_TARGET.days},
-            ),
-            (
-                "limit",
-                _("Past the %(days)d-day limit") % {"days": settings.PORTAL_ARBITRATION_LIMIT.days},
-            ),
-            ("no", _("Within the target")),
-        ]
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        escalated = queryset.filter(state=DisputeState.ESCALATED)
-        if self.value() == "target":
-            return escalated.filter(arbitration_target_at__lt=now)
-        if self.value() == "limit":
-            return escalated.filter(arbitration_limit_at__lt=now)
-        if self.value() == "no":
-            return escalated.filter(arbitration_target_at__gte=now)
-        return queryset
-
-
-class AssigneeFilter(admin.SimpleListFilter):
-    title = _("arbitrator")
-    parameter_name = "assignee"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("me", _("Assigned to me")),
-            ("none", _("Unassigned")),
-            *(
-                (str(user.pk), user.get_full_name() or user.get_username())
-                for user in arbitrators()
-            ),
-        ]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "me":
-            return queryset.filter(assignee=request.user)
-        if value == "none":
-            return queryset.filter(assignee__isnull=True)
-        if value and value.isdigit():
-            return queryset.filter(assignee_id=int(value))
-        return queryset
 
 
 def _store_figures(store_id: int) -> Any:
@@ -228,7 +124,7 @@ class DisputeAdmin(RecordAdmin):
 
     @admin.display(description=_("age with staff"), ordering="escalated_at")
     def age(self, obj: Dispute) -> str:
-        """Days since the escalation, marked when past the 15-day target or 60-day limit
+        """Days since the escalation, marked when past the arbitration target or limit
         while the case waits for a ruling."""
         if obj.escalated_at is None:
             return self.get_empty_value_display()
@@ -499,164 +395,3 @@ class NotificationAdmin(RecordAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
-
-
-@admin.register(Evidence)
-class EvidenceAdmin(admin.ModelAdmin):
-    """Evidence is never edited or deleted. An arbitrator may hide an item by writing the
-    reason, which the parties see and the timeline records."""
-
-    list_display = ["id", "dispute", "party", "kind", "original_name", "created_at", "hidden_at"]
-    list_filter = ["kind", "party", ("hidden_at", admin.EmptyFieldListFilter)]
-    list_select_related = ["dispute"]
-    search_fields = ["original_name", "received_sha256", "dispute__order__number"]
-
-    exclude = ["file", "thumbnail"]
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = [
-            field.name
-            for field in self.model._meta.fields
-            if field.name not in ("file", "thumbnail")
-        ] + ["view"]
-        if obj is not None and obj.hidden_at is None and obj.dispute_id and self._may_hide(request):
-            fields.remove("hidden_reason")
-        return fields
-
-    @admin.display(description=_("file"))
-    def view(self, obj) -> str:
-        """The file through the checked view (files are never served from a public URL)."""
-        if obj is None or obj.pk is None:
-            return "-"
-        if obj.complaint_id is not None:
-            case, prefix = obj.complaint_id, "disputes:complaint_evidence"
-        else:
-            case, prefix = obj.dispute_id, "disputes:evidence"
-        url = reverse(f"{prefix}_file", args=[case, obj.pk])
-        if obj.kind == "photo":
-            thumb = reverse(f"{prefix}_thumbnail", args=[case, obj.pk])
-            return format_html(
-                '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="" '
-                'style="max-width:320px;max-height:240px"></a>',
-                url,
-                thumb,
-            )
-        return format_html(
-            '<video controls preload="metadata" src="{}" style="max-width:480px"></video>', url
-        )
-
-    def _may_hide(self, request) -> bool:
-        return request.user.has_perm("evidence.hide_evidence")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return self._may_hide(request)
-
-    def save_model(self, request, obj, form, change) -> None:
-        reason = form.cleaned_data.get("hidden_reason", "").strip()
-        if reason:
-            dispute_hide_evidence(evidence_id=obj.pk, user=request.user, reason=reason)
-
-
-def _complaint_file_urls(complaint_id: int, item_id: int) -> tuple[str | None, str | None]:
-    """The checked URLs of a complaint's file and thumbnail, where the views exist."""
-    urls: list[str | None] = []
-    for name in ("disputes:complaint_evidence_file", "disputes:complaint_evidence_thumbnail"):
-        try:
-            urls.append(reverse(name, args=[complaint_id, item_id]))
-        except NoReverseMatch:
-            urls.append(None)
-    file_url, thumb_url = urls
-    return file_url, thumb_url or file_url
-
-
-@admin.register(Complaint)
-class ComplaintAdmin(RecordAdmin):
-    """The complaints queue: open complaints first, the oldest first. Staff answer on the
-    complaint's page (``complaint_answer``); nothing else is edited."""
-
-    change_form_template = "admin/disputes/complaint/change_form.html"
-    list_display = ["id", "buyer", "order", "store", "created_at", "state", "answered_at"]
-    list_filter = ["state", "store"]
-    search_fields = [
-        "order__number",
-        "buyer__username",
-        "buyer__email",
-        "buyer__first_name",
-        "buyer__last_name",
-    ]
-    list_select_related = ["buyer", "order", "store"]
-
-    def get_ordering(self, request):
-        open_first = Case(When(state=ComplaintState.OPEN, then=Value(0)), default=Value(1))
-        return [open_first.asc(), "created_at", "id"]
-
-    def get_queryset(self, request):
-        return (
-            super().get_queryset(request).select_related("buyer", "order", "store", "answered_by")
-        )
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def _may_answer(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("disputes.change_complaint")
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        complaint = self.get_object(request, unquote(object_id))
-        extra = dict(extra_context or {})
-        if complaint is not None and self.has_view_permission(request, complaint):
-            items = Evidence.objects.filter(complaint=complaint).order_by("created_at", "id")
-            may_answer = self._may_answer(request) and complaint.state == ComplaintState.OPEN
-            extra = {
-                "complaint": complaint,
-                "complaint_evidence": [
-                    (item, *_complaint_file_urls(complaint.pk, item.pk)) for item in items
-                ],
-                "may_answer": may_answer,
-                "answer_form": extra.get("answer_form") or AdminComplaintAnswerForm(),
-                **extra,
-            }
-        return super().change_view(request, object_id, form_url, extra)
-
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/answer/",
-                self.admin_site.admin_view(self.answer_view),
-                name="disputes_complaint_answer",
-            ),
-            *super().get_urls(),
-        ]
-
-    def answer_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self._may_answer(request):
-            raise PermissionDenied
-        complaint = self.get_object(request, unquote(object_id))
-        if complaint is None:
-            raise Http404
-        form = AdminComplaintAnswerForm(request.POST)
-        if form.is_valid():
-            try:
-                complaint_answer(
-                    complaint_id=complaint.pk, user=request.user, answer=form.cleaned_data["answer"]
-                )
-            except DisputeError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-            else:
-                self.message_user(
-                    request, _g("The answer was sent to the buyer."), messages.SUCCESS
-                )
-                return redirect("admin:disputes_complaint_change", complaint.pk)
-        page_request = copy.copy(request)
-        page_request.method = "GET"
-        response = self.change_view(page_request, object_id, extra_context={"answer_form": form})
-        response.status_code = 400
-        return response

@@ -15,3 +15,10 @@ def notifications(request: HttpRequest) -> dict[str, object]:
     from disputes.selectors import notifications_unread_count
 
     return {"unread_notifications": SimpleLazyObject(lambda: notifications_unread_count(user=user))}
+
+
+def rules(request: HttpRequest) -> dict[str, object]:
+    """The durations and limits every page states, from settings (``deadlines.rules``)."""
+    from disputes.deadlines import rules as stated
+
+    return {"rules": stated()}

@@ -32,27 +32,31 @@ def post_close_ends_at(*, completed_at: datetime) -> datetime:
 
 
 def seller_response_due_at(*, opened_at: datetime) -> datetime:
-    """The seller has 5 days from the opening of a dispute to answer it."""
+    """The seller must answer a dispute within PORTAL_SELLER_RESPONSE_WINDOW of its opening."""
     return opened_at + settings.PORTAL_SELLER_RESPONSE_WINDOW
 
 
 def negotiation_ends_at(*, first_answer_at: datetime) -> datetime:
-    """7 days after the seller first answers without agreement, the case is escalated."""
+    """Without agreement, the case is escalated PORTAL_NEGOTIATION_WINDOW after the seller's
+    first answer."""
     return first_answer_at + settings.PORTAL_NEGOTIATION_WINDOW
 
 
 def return_shipment_due_at(*, agreed_at: datetime) -> datetime:
-    """After a return is agreed the buyer has 10 days to ship it and enter the tracking."""
+    """After a return is agreed the buyer ships it, with tracking, within
+    PORTAL_RETURN_SHIPMENT_WINDOW."""
     return agreed_at + settings.PORTAL_RETURN_SHIPMENT_WINDOW
 
 
 def return_receipt_due_at(*, shipped_at: datetime) -> datetime:
-    """Once the return's tracking is entered the seller has 10 days to confirm it arrived."""
+    """Once the return's tracking is entered the seller confirms its arrival within
+    PORTAL_RETURN_RECEIPT_WINDOW."""
     return shipped_at + settings.PORTAL_RETURN_RECEIPT_WINDOW
 
 
 def replacement_shipment_due_at(*, agreed_at: datetime) -> datetime:
-    """After a replacement is agreed the seller has 7 days to ship it."""
+    """After a replacement is agreed the seller ships it within
+    PORTAL_REPLACEMENT_SHIPMENT_WINDOW."""
     return agreed_at + settings.PORTAL_REPLACEMENT_SHIPMENT_WINDOW
 
 
@@ -64,7 +68,7 @@ def replacement_protection_ends_at(*, shipped_at: datetime, protection_days: int
 
 
 def arbitration_target_at(*, escalated_at: datetime) -> datetime:
-    """Staff aim to rule within 15 days of the escalation..."""
+    """Staff aim to rule within PORTAL_ARBITRATION_TARGET of the escalation..."""
     return escalated_at + settings.PORTAL_ARBITRATION_TARGET
 
 
@@ -74,7 +78,8 @@ def arbitration_limit_at(*, escalated_at: datetime) -> datetime:
 
 
 def ruling_reply_due_at(*, ruled_at: datetime) -> datetime:
-    """Each side has 5 days to agree to a ruling or object to it; silence is agreement."""
+    """Each side agrees to a ruling or objects within PORTAL_RULING_REPLY_WINDOW; silence
+    is agreement."""
     return ruled_at + settings.PORTAL_RULING_REPLY_WINDOW
 
 
@@ -179,3 +184,42 @@ def dispute_window(
         status = WindowStatus.OPEN_AFTER_CLOSE if now < until else WindowStatus.CLOSED
         return DisputeWindow(status, until)
     return DisputeWindow(WindowStatus.CLOSED, None)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The durations and limits as pages and mails state them, read from settings: no
+    template, mail, note or docstring writes one of these numbers itself."""
+
+    seller_response_days: int
+    negotiation_days: int
+    post_close_days: int
+    arbitration_target_days: int
+    arbitration_limit_days: int
+    ruling_reply_days: int
+    replacement_days: int
+    return_shipment_days: int
+    return_receipt_days: int
+    coupon_valid_days: int
+    evidence_photo_mb: int
+    evidence_video_mb: int
+    evidence_files: int
+
+
+def rules() -> Rules:
+    mb = 1024 * 1024
+    return Rules(
+        seller_response_days=settings.PORTAL_SELLER_RESPONSE_WINDOW.days,
+        negotiation_days=settings.PORTAL_NEGOTIATION_WINDOW.days,
+        post_close_days=settings.PORTAL_POST_CLOSE_WINDOW.days,
+        arbitration_target_days=settings.PORTAL_ARBITRATION_TARGET.days,
+        arbitration_limit_days=settings.PORTAL_ARBITRATION_LIMIT.days,
+        ruling_reply_days=settings.PORTAL_RULING_REPLY_WINDOW.days,
+        replacement_days=settings.PORTAL_REPLACEMENT_SHIPMENT_WINDOW.days,
+        return_shipment_days=settings.PORTAL_RETURN_SHIPMENT_WINDOW.days,
+        return_receipt_days=settings.PORTAL_RETURN_RECEIPT_WINDOW.days,
+        coupon_valid_days=settings.PORTAL_COUPON_VALIDITY.days,
+        evidence_photo_mb=settings.PORTAL_EVIDENCE_MAX_IMAGE_BYTES // mb,
+        evidence_video_mb=settings.PORTAL_EVIDENCE_MAX_VIDEO_BYTES // mb,
+        evidence_files=settings.PORTAL_EVIDENCE_MAX_FILES_PER_PARTY,
+    )

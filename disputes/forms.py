@@ -4,35 +4,17 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from disputes.services import DisputeRequest, evidence_required, request_problems
+from disputes.services import MAX_TEXT, DisputeRequest
 from disputes.states import BUYER_PROPOSALS, SELLER_PROPOSALS, OutcomeType, Party, Reason
 from disputes.states import RequestedOutcome as Wanted
+from evidence.forms import EvidenceField, limits_help
 from orders.models import OrderLine
 
 YES_NO = [("yes", _("Yes, it arrived")), ("no", _("No, it never arrived"))]
 FULL_PARTIAL = [("full", _("Full refund")), ("partial", _("Partial refund"))]
-
-
-ACCEPT = "image/jpeg,image/png,image/webp,video/mp4,video/quicktime,video/webm"
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class EvidenceField(forms.FileField):
-    """Several photos and videos at once; each is judged by its content later."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ACCEPT}))
-        kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data: Any, initial: Any = None) -> list[Any]:
-        files = data if isinstance(data, list | tuple) else ([data] if data else [])
-        return [super(EvidenceField, self).clean(item, initial) for item in files]
 
 
 class OpenDisputeForm(forms.Form):
@@ -44,7 +26,7 @@ class OpenDisputeForm(forms.Form):
     reason = forms.ChoiceField(label=_("What is the problem?"), choices=Reason.choices)
     description = forms.CharField(
         label=_("Describe the problem (in English)"),
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 5000}),
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_TEXT}),
     )
     requested_outcome = forms.ChoiceField(
         label=_("What would you like?"), choices=Wanted.choices, widget=forms.RadioSelect
@@ -55,9 +37,8 @@ class OpenDisputeForm(forms.Form):
     )
     evidence = EvidenceField(
         label=_("Photos and videos (an unpacking video is the best proof)"),
-        help_text=_(
-            "Required unless the parcel never arrived. JPEG, PNG, WebP up to 15 MB; "
-            "MP4, MOV, WebM up to 200 MB; up to 10 files."
+        help_text=format_lazy(
+            "{} {}", _("Required unless the parcel never arrived."), limits_help()
         ),
     )
     requested_amount = forms.DecimalField(
@@ -103,10 +84,7 @@ class OpenDisputeForm(forms.Form):
             requested_outcome=data["requested_outcome"],
             requested_amount=data["requested_amount"],
         )
-        for problem in request_problems(line=self.line, request=self.request):
-            self.add_error(problem.field, str(problem))
-        if evidence_required(data["reason"]) and not data.get("evidence"):
-            self.add_error("evidence", _("Add at least one photo or video that shows the problem."))
+        # The questionnaire's rules are the service's: checked once, when it is sent.
         return data
 
 
@@ -129,7 +107,7 @@ class ProposalForm(RevisionForm):
     note = forms.CharField(
         label=_("Explain"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000}),
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": MAX_TEXT}),
     )
 
     def __init__(self, *args: Any, party: str, **kwargs: Any) -> None:
@@ -144,7 +122,7 @@ class ProposalForm(RevisionForm):
 
 class MessageForm(forms.Form):
     body = forms.CharField(
-        label=_("Message"), widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000})
+        label=_("Message"), widget=forms.Textarea(attrs={"rows": 3, "maxlength": MAX_TEXT})
     )
     files = EvidenceField(label=_("Attach photos or videos"))
 
@@ -175,7 +153,7 @@ class ShipmentForm(RevisionForm):
     )
 
 
-# --- replying to a ruling (issue 7) ---------------------------------------------------------
+# --- replying to a ruling ----------------------------------------------------------------
 class ObjectionForm(RevisionForm):
     """A party objects to the first ruling: why, and any new photos or videos. The reason
     is checked by the service (``dispute_reply_ruling``), which names the field to fix; the
@@ -184,14 +162,14 @@ class ObjectionForm(RevisionForm):
     reason = forms.CharField(
         label=_("Why do you object? (the arbitrator reads this)"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 5000}),
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_TEXT}),
     )
     files = EvidenceField(label=_("New photos or videos (optional)"))
 
 
-# --- arbitration in admin (issue 7) ---------------------------------------------------------
-# These forms only carry what staff typed: the services in disputes.arbitration and
-# disputes.complaints decide what is legal and name the field to fix.
+# --- arbitration in admin ----------------------------------------------------------------
+# These forms only carry what staff typed: the services in disputes.services.arbitration and
+# complaints.services decide what is legal and name the field to fix.
 class AdminAssignForm(forms.Form):
     """Give an escalated case to an arbitrator (or to nobody). The list offers arbitrators;
     whoever is sent is checked by ``dispute_assign``."""
@@ -227,7 +205,7 @@ class AdminRulingForm(RevisionForm):
     reason = forms.CharField(
         label=_("Reasons (both sides will read them)"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 5, "maxlength": 5000}),
+        widget=forms.Textarea(attrs={"rows": 5, "maxlength": MAX_TEXT}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -250,14 +228,6 @@ class AdminEvidenceRequestForm(forms.Form):
     note = forms.CharField(
         label=_("What is needed"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 5000}),
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": MAX_TEXT}),
     )
     days = forms.IntegerField(label=_("Days to answer"), required=False)
-
-
-class AdminComplaintAnswerForm(forms.Form):
-    answer = forms.CharField(
-        label=_("Answer (the buyer reads it)"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 5, "maxlength": 5000}),
-    )

@@ -100,6 +100,10 @@ def _after_agreement(dispute: Dispute, *args: Any, party: Party, **kwargs: Any) 
     return DisputeState.AGREED if other == Reply.AGREE else DisputeState.RULED
 
 
+def _not_saved_yet(dispute: Dispute) -> bool:
+    return dispute.pk is None
+
+
 def _deadline_only(dispute: Dispute, user: Any) -> bool:
     """Transitions that only a clock (or the platform) makes: no button for anyone."""
     return False
@@ -350,6 +354,21 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
 
     @transition(
         field=state,
+        source=DisputeState.OPEN,
+        target=DisputeState.OPEN,
+        permission=_deadline_only,
+        conditions=[_not_saved_yet],
+    )
+    def open(self, *, at: datetime) -> None:
+        """The buyer's questionnaire was accepted: the seller's clock starts, with a
+        reminder before it runs out."""
+        self.opened_at = at
+        due = deadlines.seller_response_due_at(opened_at=at)
+        self._run_clock(DeadlineKind.SELLER_RESPONSE, due)
+        self._remind(ReminderKind.SELLER_RESPONSE, due)
+
+    @transition(
+        field=state,
         source=list(NEGOTIATING_STATES),
         target=DisputeState.AGREED,
         permission=_may_accept,
@@ -371,7 +390,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         self, *, party: Party, outcome: str, amount: Decimal | None, note: str, at: datetime
     ) -> None:
         if party == Party.SELLER and self.first_answer_at is None:
-            # The seller's first answer stops the 5-day clock and starts the 7-day one.
+            # The seller's first answer stops the answer clock and starts negotiation's.
             self.first_answer_at = at
             self.next_deadline_at = deadlines.negotiation_ends_at(first_answer_at=at)
             self.deadline_kind = DeadlineKind.NEGOTIATION
@@ -400,7 +419,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def seller_silent(self, *, at: datetime) -> None:
-        """5 days without a seller response: the buyer's own request is granted."""
+        """No answer from the seller in time: the buyer's own request is granted."""
         self._decide(self.proposal_type, self.proposal_amount, Party.DEADLINE, at)
 
     @transition(
@@ -410,9 +429,9 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def escalate(self, *, at: datetime) -> None:
-        """7 days of negotiation without agreement: the platform takes the case. Staff
-        aim to rule within 15 days (the arbitrators are reminded before) and must within
-        60 (the clock below; when it passes the case is marked late)."""
+        """Negotiation ended without agreement: the platform takes the case. Staff aim
+        to rule by the target (the arbitrators are reminded before) and must by the limit
+        (the clock below; when it passes the case is marked late)."""
         self.escalated_at = at
         self.arbitration_target_at = deadlines.arbitration_target_at(escalated_at=at)
         self.arbitration_limit_at = deadlines.arbitration_limit_at(escalated_at=at)
@@ -437,7 +456,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def arbitration_overdue(self, *, at: datetime) -> None:
-        """The 60-day limit passed without a ruling: the case is marked late (staff are
+        """The arbitration limit passed without a ruling: the case is marked late (staff are
         told); it stays with its arbitrator."""
         self.next_deadline_at = None
         self.deadline_kind = ""
@@ -465,7 +484,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     def rule(
         self, *, by: Any, outcome: str, amount: Decimal | None, reason: str, at: datetime
     ) -> None:
-        """The first ruling: each side has 5 days to agree or object."""
+        """The first ruling: each side may agree or object before the reply clock runs out."""
         self._set_ruling(by=by, outcome=outcome, amount=amount, reason=reason, at=at)
         self.buyer_reply = self.seller_reply = ""
         self._run_clock(DeadlineKind.RULING_REPLY, deadlines.ruling_reply_due_at(ruled_at=at))
@@ -526,7 +545,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def ruling_unanswered(self, *, at: datetime) -> None:
-        """5 days passed: silence counts as agreement and the ruling takes effect."""
+        """The reply clock ran out: silence counts as agreement and the ruling takes effect."""
         self.buyer_reply = self.buyer_reply or Reply.AGREE
         self.seller_reply = self.seller_reply or Reply.AGREE
         self._decide(self.ruling_type, self.ruling_amount, Party.STAFF, at)
@@ -558,7 +577,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def start_return(self, *, at: datetime) -> None:
-        """The buyer now has 10 days to ship the item back (and is reminded before)."""
+        """The buyer must now ship the item back in time (and is reminded before)."""
         due = deadlines.return_shipment_due_at(agreed_at=at)
         self._run_clock(DeadlineKind.RETURN_SHIPMENT, due)
         self._remind(ReminderKind.RETURN_SHIPMENT, due)
@@ -572,7 +591,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         custom={"label": _("I shipped the return")},
     )
     def ship_return(self, *, carrier: str, tracking: str, at: datetime) -> None:
-        """The tracking is entered: the seller now has 10 days to confirm the arrival."""
+        """The tracking is entered: the seller must now confirm the arrival in time."""
         self.return_carrier = carrier
         self.return_tracking = tracking
         self.return_shipped_at = at
@@ -599,7 +618,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         conditions=[_return_shipped],
     )
     def return_receipt_overdue(self, *, at: datetime) -> None:
-        """The seller did not confirm the return in 10 days: the refund goes out anyway."""
+        """The seller did not confirm the return in time: the refund goes out anyway."""
         self._finish(Closing.RETURNED_REFUNDED, at)
 
     @transition(
@@ -610,7 +629,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         conditions=[_return_not_shipped],
     )
     def return_lapsed(self, *, at: datetime) -> None:
-        """The buyer did not ship the return in 10 days: the claim lapses, no refund."""
+        """The buyer did not ship the return in time: the claim lapses, no refund."""
         self._finish(Closing.RETURN_LAPSED, at)
 
     # --- replacement ---------------------------------------------------------------------------
@@ -621,7 +640,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def start_replacement(self, *, at: datetime) -> None:
-        """The seller now has 7 days to ship the replacement."""
+        """The seller must now ship the replacement in time."""
         self._run_clock(
             DeadlineKind.REPLACEMENT_SHIPMENT, deadlines.replacement_shipment_due_at(agreed_at=at)
         )
@@ -692,7 +711,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         conditions=[_replacement_not_shipped],
     )
     def replacement_not_shipped(self, *, at: datetime) -> None:
-        """The seller did not ship the replacement in 7 days: the original request holds."""
+        """The seller did not ship the replacement in time: the original request holds."""
         self._grant_original(Party.DEADLINE, at)
 
     def _grant_original(self, party: Party, at: datetime) -> None:
@@ -853,56 +872,3 @@ class EvidenceRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_party_display()} · {self.dispute_id}"
-
-
-class ComplaintState(models.TextChoices):
-    OPEN = "open", _("Waiting for staff")
-    ANSWERED = "answered", _("Answered by staff")
-
-
-class Complaint(models.Model):
-    """A buyer's complaint about a seller to the administration: what is left once an
-    order's dispute windows have closed. It has its own queue in admin."""
-
-    buyer = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="complaints",
-        verbose_name=_("buyer"),
-    )
-    order = models.ForeignKey(
-        Order, on_delete=models.PROTECT, related_name="complaints", verbose_name=_("order")
-    )
-    store = models.ForeignKey(
-        Store, on_delete=models.PROTECT, related_name="complaints", verbose_name=_("store")
-    )
-    body = models.TextField(_("complaint"))
-    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
-    state = models.CharField(
-        _("state"), max_length=16, choices=ComplaintState.choices, default=ComplaintState.OPEN
-    )
-    answer = models.TextField(_("staff answer"), blank=True)
-    answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("answered by"),
-    )
-    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("complaint")
-        verbose_name_plural = _("complaints")
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "created_at"], name="complaint_queue")]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(state=ComplaintState.OPEN) | ~Q(answer=""),
-                name="complaint_answered_has_answer",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.order} · {self.store}"

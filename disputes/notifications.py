@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from disputes import deadlines
 from disputes.models import Dispute, DisputeEvent, Notification
 from disputes.states import EventKind, Party, ReminderKind
 
@@ -183,6 +184,7 @@ def _mail(row: Notification) -> None:
         "party": party or "",
         "link": settings.SITE_URL.rstrip("/") + notification_link(dispute=dispute, person=person),
         "now": timezone.now(),
+        "rules": deadlines.rules(),
     }
     subject = render_to_string("emails/dispute_event_subject.txt", context).strip()
     body = render_to_string("emails/dispute_event.txt", context)

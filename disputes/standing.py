@@ -69,13 +69,13 @@ def _plain(value: Decimal) -> str:
     return str(value.to_integral_value()) if value == value.to_integral_value() else str(value)
 
 
-def _per_cent(part: int, whole: int) -> Decimal | None:
+def per_cent(part: int, whole: int) -> Decimal | None:
     if not whole:
         return None
     return _one_decimal(Decimal(part) * 100 / Decimal(whole))
 
 
-def _rating(*, orders: int, lost: int) -> Decimal | None:
+def rating_of(*, orders: int, lost: int) -> Decimal | None:
     if orders < RATING_MIN_ORDERS:
         return None
     lost_per_100 = Decimal(lost) * 100 / Decimal(orders)
@@ -184,10 +184,10 @@ def store_standing(
             finished=n_finished,
             lost=n_lost,
             lost_by_silence=n_silent,
-            per_100_orders=_per_cent(n_disputes, n_orders),
-            share_lost=_per_cent(n_lost, n_finished),
-            share_lost_by_silence=_per_cent(n_silent, n_finished),
+            per_100_orders=per_cent(n_disputes, n_orders),
+            share_lost=per_cent(n_lost, n_finished),
+            share_lost_by_silence=per_cent(n_silent, n_finished),
             median_first_response=_median(response_times[store_id]),
-            rating=_rating(orders=n_orders, lost=n_lost),
+            rating=rating_of(orders=n_orders, lost=n_lost),
         )
     return standings

@@ -5,20 +5,20 @@ from django.utils.translation import gettext_lazy as _
 
 
 class DisputeState(models.TextChoices):
-    # Opened by the buyer; the seller has 5 days to give a first answer.
+    # Opened by the buyer; the seller must give a first answer before the clock runs out.
     OPEN = "open", _("Waiting for the seller")
-    # A proposal is on the table (the seller's, or the buyer's counter); 7 days from the
-    # seller's first answer to agree before the platform escalates the case.
+    # A proposal is on the table (the seller's, or the buyer's counter); from the seller's
+    # first answer the negotiation clock runs, then the platform escalates the case.
     SELLER_RESPONDED = "seller_responded", _("Negotiating")
-    # No agreement in time: staff arbitrate (15 days target, 60 at most).
+    # No agreement in time: staff arbitrate (a target, and a limit).
     ESCALATED = "escalated", _("With an arbitrator")
-    # Staff ruled; each side may agree or object once within 5 days.
+    # Staff ruled; each side may agree or object once before the reply clock runs out.
     RULED = "ruled", _("Ruled, awaiting replies")
     # An outcome is agreed or decided and is taking effect.
     AGREED = "agreed", _("Agreed")
     # The seller must bring a returned parcel to a close (refund after receipt).
     AWAITING_RETURN = "awaiting_return", _("Awaiting the return")
-    # The seller must ship a replacement within 7 days; the buyer confirms it arrived.
+    # The seller must ship a replacement in time; the buyer confirms it arrived.
     AWAITING_REPLACEMENT = "awaiting_replacement", _("Awaiting the replacement")
     # Final: the outcome took effect.
     RESOLVED = "resolved", _("Resolved")

@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from disputes.notifications import notifications_deliver
-from disputes.sweeps import disputes_send_reminders, disputes_sweep_due
+from disputes.services import disputes_send_reminders, disputes_sweep_due
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -26,7 +26,7 @@ class Evidence(models.Model):
         verbose_name=_("dispute"),
     )
     complaint = models.ForeignKey(
-        "disputes.Complaint",
+        "complaints.Complaint",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

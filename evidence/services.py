@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
@@ -224,14 +227,47 @@ def evidence_make_thumbnail(*, evidence_id: int) -> bool:
     return bool(updated)
 
 
-def evidence_hide(*, evidence: Evidence, by: Any, reason: str, now: datetime | None = None) -> bool:
-    """Staff hide an item from the parties, with a reason. The file itself is kept."""
-    reason = reason.strip()
-    if not reason:
-        raise ValueError(_("Give the reason for hiding this item."))
+class EvidenceError(Exception):
+    """A refused evidence action, with a message for the person (and its form field)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@contextmanager
+def stored_evidence(
+    *, files: Sequence[Any], allowed: int
+) -> Iterator[tuple[list[StoredFile], list[Rejection]]]:
+    """Check and store the files (before any transaction: storage is an external call),
+    and delete them again if the block that attaches them fails."""
+    stored, rejected = evidence_store(files=files, allowed=allowed) if files else ([], [])
+    try:
+        yield stored, rejected
+    except BaseException:
+        storage.delete_quietly([item.name for item in stored])
+        raise
+
+
+def evidence_hide(*, evidence_id: int, user: Any, reason: str, now: datetime | None = None) -> bool:
+    """An arbitrator hides an item of a dispute from the parties, with a reason. The file
+    is kept. The case that owns the item hears of it in the same transaction, through the
+    hook in ``settings.PORTAL_EVIDENCE_HOOK``. False if it was already hidden."""
     now = now or timezone.now()
-    return bool(
-        Evidence.objects.filter(pk=evidence.pk, hidden_at__isnull=True).update(
-            hidden_at=now, hidden_by=by, hidden_reason=reason
+    reason = reason.strip()
+    if not (user.is_staff and user.has_perm("evidence.hide_evidence")):
+        raise EvidenceError(_("Only arbitrators can hide evidence."))
+    if not reason:
+        raise EvidenceError(_("Give the reason for hiding this item."), field="reason")
+    with transaction.atomic():
+        item = Evidence.objects.select_for_update().get(pk=evidence_id)
+        if item.dispute_id is None:
+            raise EvidenceError(_("Only evidence of a dispute can be hidden."))
+        hidden = bool(
+            Evidence.objects.filter(pk=item.pk, hidden_at__isnull=True).update(
+                hidden_at=now, hidden_by=user, hidden_reason=reason
+            )
         )
-    )
+        if hidden:
+            import_string(settings.PORTAL_EVIDENCE_HOOK)(evidence=item, user=user, at=now)
+    return hidden

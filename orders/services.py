@@ -10,15 +10,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
 from orders.models import Order, OrderLine, Store
-from orders.states import CompletionReason, OrderState
-from refunds.services import order_refund_cancelled, order_release_settled
+from orders.states import CompletionReason, OrderChange, OrderState
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -37,6 +38,11 @@ class LineSpec:
     unit_price: Decimal
     colour: str = ""
     size: str = ""
+
+
+def _report(order_id: int, change: str, at: datetime) -> None:
+    """Tell the money side (escrow release, refunds) in this transaction."""
+    import_string(settings.PORTAL_ORDER_HOOK)(order_id=order_id, change=change, at=at)
 
 
 def _new_order_number() -> str:
@@ -135,7 +141,7 @@ def order_confirm_receipt(*, order: Order, buyer: User, now: datetime | None = N
         locked.complete(reason=CompletionReason.BUYER_CONFIRMED, at=now)
         locked.save()
         # The undisputed lines' share leaves escrow now; disputed ones when settled.
-        order_release_settled(order_id=locked.pk, now=now)
+        _report(locked.pk, OrderChange.COMPLETED, now)
     return locked
 
 
@@ -153,7 +159,7 @@ def order_cancel(*, order: Order, by: User, now: datetime | None = None) -> Orde
             raise OrderError(_("A shipped order cannot be cancelled; open a dispute instead."))
         locked.cancel(at=now)
         locked.save()
-        order_refund_cancelled(order_id=locked.pk, now=now)
+        _report(locked.pk, OrderChange.CANCELLED, now)
     return locked
 
 
@@ -186,7 +192,7 @@ def order_complete_expired(*, order_id: int, now: datetime) -> bool:
             order.save()
         except ConcurrentTransition:
             return False
-        order_release_settled(order_id=order.pk, now=now)
+        _report(order.pk, OrderChange.COMPLETED, now)
     return True
 
 

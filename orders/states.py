@@ -7,7 +7,7 @@ class OrderState(models.TextChoices):
     PAID = "paid", _("Paid, awaiting shipment")
     # Shipped with a tracking number; the buyer-protection clock is running.
     SHIPPED = "shipped", _("Shipped")
-    # Receipt confirmed by the buyer, or protection ran out; the 15-day post-close window runs.
+    # Receipt confirmed by the buyer, or protection ran out; the post-close window runs.
     COMPLETED = "completed", _("Completed")
     # Cancelled before shipment.
     CANCELLED = "cancelled", _("Cancelled")
@@ -16,3 +16,10 @@ class OrderState(models.TextChoices):
 class CompletionReason(models.TextChoices):
     BUYER_CONFIRMED = "buyer_confirmed", _("Buyer confirmed receipt")
     PROTECTION_EXPIRED = "protection_expired", _("Protection period ended")
+
+
+class OrderChange:
+    """What the orders app reports about an order (``settings.PORTAL_ORDER_HOOK``)."""
+
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from orders.views import home
+from dashboards.views import home
 
 admin.site.site_header = _("Dispute portal: staff")
 admin.site.site_title = _("Dispute portal")
@@ -20,6 +20,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("dashboards.urls")),
     path("", include("orders.urls")),
     path("", include("disputes.urls")),
+    path("", include("complaints.urls")),
 ]

@@ -90,14 +90,6 @@ class Refund(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} → {self.order}"
 
-    def is_overdue(self, today) -> bool:
-        """Sent, not arrived, and the latest expected date has passed."""
-        return (
-            self.state == RefundState.SENT
-            and self.expected_by is not None
-            and today > self.expected_by
-        )
-
     @transition(
         field=state, source=[RefundState.PENDING, RefundState.FAILED], target=RefundState.SENT
     )

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -15,20 +15,29 @@ from orders.states import OrderState
 from refunds.models import Coupon, Refund, RefundState
 
 if TYPE_CHECKING:
-    from disputes.models import Dispute
     from orders.models import Store
 
 ZERO = Decimal("0.00")
 
 
-def refund_tracker(*, dispute: Dispute) -> QuerySet[Refund]:
-    """The dispute's refunds, oldest first, each with its expected arrival window (dates
-    in business days by the order's payment method, stored when the refund was sent)."""
-    return Refund.objects.filter(dispute=dispute).order_by("created_at", "id")
+def overdue(*, today: date) -> Q:
+    """A sent refund whose arrival window has passed without the money arriving."""
+    return Q(state=RefundState.SENT, expected_by__lt=today)
 
 
-def dispute_coupon(*, dispute: Dispute) -> Coupon | None:
-    return Coupon.objects.filter(dispute=dispute).first()
+def refund_tracker(*, dispute_id: int, today: date) -> QuerySet[Refund]:
+    """A dispute's refunds, oldest first, each with its expected arrival window (dates in
+    business days by the order's payment method, stored when the refund was sent) and
+    ``overdue`` as of ``today``: one query."""
+    return (
+        Refund.objects.filter(dispute_id=dispute_id)
+        .annotate(overdue=ExpressionWrapper(overdue(today=today), output_field=BooleanField()))
+        .order_by("created_at", "id")
+    )
+
+
+def dispute_coupon(*, dispute_id: int) -> Coupon | None:
+    return Coupon.objects.filter(dispute_id=dispute_id).first()
 
 
 def refunds_overdue(
@@ -37,7 +46,7 @@ def refunds_overdue(
     """Sent refunds whose arrival window has passed without the money arriving."""
     today = today or timezone.localdate()
     base = Refund.objects.all() if queryset is None else queryset
-    return base.filter(state=RefundState.SENT, expected_by__lt=today)
+    return base.filter(overdue(today=today))
 
 
 @dataclass(frozen=True)

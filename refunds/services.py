@@ -26,16 +26,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Round
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from orders.models import Order, OrderLine
-from orders.states import OrderState
+from orders.states import OrderChange, OrderState
 from refunds.gateway import GatewayError, get_gateway
 from refunds.models import Coupon, Payout, PayoutKind, Refund, RefundState
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from disputes.models import Dispute
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,14 @@ ZERO = Decimal("0.00")
 
 class RefundError(Exception):
     """A refund that cannot be made, with the reason in words."""
+
+
+class RefundChange:
+    """What the refunds app reports about a refund (``settings.PORTAL_REFUND_HOOK``)."""
+
+    SENT = "sent"
+    ARRIVED = "arrived"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -224,9 +232,6 @@ def payouts_release(*, line_ids: Iterable[int], now: datetime | None = None) -> 
     alone (they are released later, when their order completes or their dispute ends);
     a line already released is not released again.
     """
-    from disputes.models import Dispute
-    from disputes.states import FINISHED_STATES
-
     now = now or timezone.now()
     line_ids = set(line_ids)
     if not line_ids:
@@ -240,9 +245,9 @@ def payouts_release(*, line_ids: Iterable[int], now: datetime | None = None) -> 
         # Read under the orders' locks: a dispute finishing now waits for them, so it
         # sees this release, or this release sees it finished.
         due -= set(
-            Dispute.objects.filter(line_id__in=due)
-            .exclude(state__in=[s.value for s in FINISHED_STATES])
-            .values_list("line_id", flat=True)
+            OrderLine.objects.filter(
+                pk__in=due, dispute__isnull=False, dispute__finished_at__isnull=True
+            ).values_list("pk", flat=True)
         )
         due -= set(
             Payout.objects.filter(line_id__in=due, kind=PayoutKind.RELEASE).values_list(
@@ -278,6 +283,15 @@ def order_release_settled(*, order_id: int, now: datetime | None = None) -> list
     return payouts_release(line_ids=list(line_ids), now=now)
 
 
+def order_changed(*, order_id: int, change: str, at: datetime) -> None:
+    """What the orders app reports (``settings.PORTAL_ORDER_HOOK``), in its transaction:
+    a completed order releases its settled lines; a cancelled one is refunded."""
+    if change == OrderChange.COMPLETED:
+        order_release_settled(order_id=order_id, now=at)
+    elif change == OrderChange.CANCELLED:
+        order_refund_cancelled(order_id=order_id, now=at)
+
+
 def order_refund_cancelled(*, order_id: int, now: datetime | None = None) -> list[Refund]:
     """A cancelled order: everything not yet refunded goes back to the buyer."""
     with transaction.atomic():
@@ -296,23 +310,33 @@ def new_coupon_code() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
 
 
-def coupons_issue(*, disputes: Sequence[Dispute], now: datetime | None = None) -> list[Coupon]:
-    """Issue each dispute's coupon: a code worth its agreed amount in the same store."""
-    from disputes import deadlines
+@dataclass(frozen=True)
+class CouponRequest:
+    store_id: int
+    buyer_id: int
+    value: Decimal
+    currency: str
+    expires_at: datetime
+    dispute_id: int | None = None
 
+
+def coupons_issue(
+    *, requests: Sequence[CouponRequest], now: datetime | None = None
+) -> list[Coupon]:
+    """Issue coupons: each a code worth its value in its store, until it expires."""
     now = now or timezone.now()
     return Coupon.objects.bulk_create(
         Coupon(
             code=new_coupon_code(),
-            store_id=dispute.store_id,
-            buyer_id=dispute.buyer_id,
-            dispute_id=dispute.pk,
-            value=dispute.outcome_amount,
-            currency=dispute.currency,
+            store_id=item.store_id,
+            buyer_id=item.buyer_id,
+            dispute_id=item.dispute_id,
+            value=item.value,
+            currency=item.currency,
             issued_at=now,
-            expires_at=deadlines.coupon_expires_at(issued_at=now),
+            expires_at=item.expires_at,
         )
-        for dispute in disputes
+        for item in requests
     )
 
 
@@ -335,31 +359,9 @@ def retry_delay(attempts: int):
     )
 
 
-def _record_refund_event(refund: Refund, kind: str, at: datetime, note: str = "") -> None:
-    """Put a refund's news on its dispute's timeline and in both parties' mail."""
-    if refund.dispute_id is None:
-        return
-    from disputes.services import Recorder, lock_dispute
-    from disputes.states import Party
-
-    dispute = lock_dispute(refund.dispute_id)
-    recorder = Recorder()
-    recorder.add(
-        dispute,
-        kind=kind,
-        actor=None,
-        party=Party.PLATFORM,
-        from_state=dispute.state,
-        at=at,
-        note=note,
-        data={
-            "refund": refund.pk,
-            "amount": str(refund.amount),
-            "method": refund.method,
-            "reference": refund.gateway_reference,
-        },
-    )
-    recorder.flush()
+def _report(refund: Refund, change: str, at: datetime, note: str = "") -> None:
+    """Tell whoever listens (the dispute's timeline and mail) in this transaction."""
+    import_string(settings.PORTAL_REFUND_HOOK)(refund=refund, change=change, at=at, note=note)
 
 
 def refund_send(*, refund_id: int, now: datetime | None = None) -> Refund:
@@ -367,8 +369,6 @@ def refund_send(*, refund_id: int, now: datetime | None = None) -> Refund:
     answer. Safe to run any number of times, at once or after a crash: a sent refund is
     not sent again, and a retry after a lost reply reuses the key, so the gateway moves
     the money once. A failure is retried with backoff, then flagged to staff."""
-    from disputes.states import EventKind
-
     refund = Refund.objects.get(pk=refund_id)
     if refund.state in (RefundState.SENT, RefundState.ARRIVED) or refund.flagged:
         return refund
@@ -392,9 +392,9 @@ def refund_send(*, refund_id: int, now: datetime | None = None) -> Refund:
                 locked.next_attempt_at = None if give_up else at + retry_delay(locked.attempts)
                 locked.save()
                 if give_up:
-                    _record_refund_event(
+                    _report(
                         locked,
-                        EventKind.REFUND_FAILED,
+                        RefundChange.FAILED,
                         at,
                         _("The payment gateway refused the refund; staff will see to it."),
                     )
@@ -407,7 +407,7 @@ def refund_send(*, refund_id: int, now: datetime | None = None) -> Refund:
             locked.mark_sent(reference=reference, at=at)
             locked.next_attempt_at = None
             locked.save()
-            _record_refund_event(locked, EventKind.REFUND_SENT, at)
+            _report(locked, RefundChange.SENT, at)
     return locked
 
 
@@ -456,8 +456,6 @@ def refund_retry(*, refund_id: int, user: User, now: datetime | None = None) -> 
 
 def refund_mark_arrived(*, refund_id: int, user: Any, now: datetime | None = None) -> Refund:
     """The buyer (or staff) says the money reached the account. Saying it twice is harmless."""
-    from disputes.states import EventKind
-
     now = now or timezone.now()
     with transaction.atomic():
         locked = Refund.objects.select_for_update().select_related("order").get(pk=refund_id)
@@ -470,5 +468,5 @@ def refund_mark_arrived(*, refund_id: int, user: Any, now: datetime | None = Non
             raise RefundError(_("This refund has not been sent yet."))
         locked.mark_arrived(at=now)
         locked.save()
-        _record_refund_event(locked, EventKind.REFUND_ARRIVED, now)
+        _report(locked, RefundChange.ARRIVED, now)
     return locked

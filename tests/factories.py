@@ -107,4 +107,4 @@ def open_dispute(**kwargs):
     from disputes.services import dispute_open
 
     kwargs.setdefault("files", [photo()])
-    return dispute_open(**kwargs)
+    return dispute_open(**kwargs).dispute

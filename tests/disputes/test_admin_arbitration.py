@@ -1,4 +1,4 @@
-"""The arbitration desk in Django admin, through the admin's own pages (issue 7): the queue,
+"""The arbitration desk in Django admin, through the admin's own pages: the queue,
 the case page, assigning, ruling, asking for evidence, and the complaints queue; for an
 arbitrator (sam), a staff member who may only read (clerk) and a buyer (alice)."""
 
@@ -15,17 +15,18 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from disputes.arbitration import dispute_reply_ruling
-from disputes.complaints import complaint_answer, complaint_open
-from disputes.models import Complaint, ComplaintState, Dispute, EvidenceRequest
+from complaints.models import Complaint, ComplaintState
+from complaints.services import complaint_answer, complaint_open
+from disputes.models import Dispute, EvidenceRequest
 from disputes.services import (
     DisputeRequest,
     dispute_add_evidence,
     dispute_post_message,
     dispute_propose,
+    dispute_reply_ruling,
+    disputes_sweep_due,
 )
 from disputes.states import Closing, DisputeState, EventKind, OutcomeType, Party, Reason
-from disputes.sweeps import disputes_sweep_due
 from tests.factories import UserFactory, make_arbitrator, make_order, open_dispute, photo
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +80,7 @@ def clerk(db):
     user = UserFactory(username="clerk", first_name="Clerk", is_staff=True)
     user.user_permissions.add(
         *Permission.objects.filter(
-            content_type__app_label__in=["disputes", "evidence", "orders"],
+            content_type__app_label__in=["complaints", "disputes", "evidence", "orders"],
             codename__in=["view_dispute", "view_complaint", "view_evidence", "view_order"],
         )
     )
@@ -226,7 +227,7 @@ def test_the_queue_marks_cases_past_the_target_and_the_limit(as_user, sam, queue
 
 
 def test_the_queue_shows_amount_reason_store_buyer_and_arbitrator(as_user, sam, rita, queue):
-    from disputes.arbitration import dispute_assign
+    from disputes.services import dispute_assign
 
     dispute_assign(dispute_id=queue["late"].pk, user=sam, assignee=rita)
     html = as_user(sam).get(reverse(CHANGELIST) + "?queue=1").content.decode()
@@ -263,7 +264,7 @@ def test_queue_filters_by_store_and_by_order_number(as_user, sam, queue, daves_s
 
 
 def test_queue_filters_by_arbitrator(as_user, sam, rita, queue):
-    from disputes.arbitration import dispute_assign
+    from disputes.services import dispute_assign
 
     dispute_assign(dispute_id=queue["old"].pk, user=sam, assignee=sam)
     dispute_assign(dispute_id=queue["late"].pk, user=sam, assignee=rita)
@@ -281,7 +282,7 @@ def test_queue_filters_by_arbitrator(as_user, sam, rita, queue):
 
 
 def test_the_queue_costs_the_same_queries_whatever_its_length(as_user, sam, queue, alice, rita):
-    from disputes.arbitration import dispute_assign
+    from disputes.services import dispute_assign
 
     client = as_user(sam)
     url = reverse(CHANGELIST) + "?queue=1"
@@ -483,7 +484,7 @@ def test_a_ruling_needs_written_reasons(as_user, sam, case):
 
 def test_a_stale_ruling_form_is_refused(as_user, sam, rita, case):
     data = ruling(case, OutcomeType.REJECTED)
-    from disputes.arbitration import dispute_rule
+    from disputes.services import dispute_rule
 
     dispute_rule(
         dispute_id=case.pk,
@@ -584,15 +585,15 @@ def complaints(alice, carol, sam, bobs_store, daves_store):
     return made
 
 
-COMPLAINTS = "admin:disputes_complaint_changelist"
+COMPLAINTS = "admin:complaints_complaint_changelist"
 
 
 def complaint_url(complaint, action="change"):
-    return reverse(f"admin:disputes_complaint_{action}", args=[complaint.pk])
+    return reverse(f"admin:complaints_complaint_{action}", args=[complaint.pk])
 
 
 def complaint_link(complaint):
-    return f"/admin/disputes/complaint/{complaint.pk}/change/"
+    return f"/admin/complaints/complaint/{complaint.pk}/change/"
 
 
 def test_the_complaints_queue_lists_open_ones_first_oldest_first(as_user, sam, complaints):
@@ -627,7 +628,7 @@ def test_answer_a_complaint(as_user, sam, complaints):
     assert "The seller never answered my messages about order 1." in html
     item = complaint.evidence.get()
     assert item.original_name in html
-    file_url = reverse("disputes:complaint_evidence_file", args=[complaint.pk, item.pk])
+    file_url = reverse("complaints:evidence_file", args=[complaint.pk, item.pk])
     assert f'href="{file_url}"' in html
     assert complaint_url(complaint, "answer") in html
 

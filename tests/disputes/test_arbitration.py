@@ -1,5 +1,5 @@
 """Arbitration through the services and the sweep: escalation clocks, rulings, replies,
-the final second ruling, evidence requests and reminders (issue 7)."""
+the final second ruling, evidence requests and reminders."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from disputes.arbitration import (
-    dispute_assign,
-    dispute_reply_ruling,
-    dispute_request_evidence,
-    dispute_rule,
-)
 from disputes.models import Dispute, EvidenceRequest
 from disputes.services import (
     DeadlinePassed,
@@ -21,8 +15,14 @@ from disputes.services import (
     DisputeRequest,
     StaleDispute,
     dispute_add_evidence,
+    dispute_assign,
     dispute_open,
     dispute_propose,
+    dispute_reply_ruling,
+    dispute_request_evidence,
+    dispute_rule,
+    disputes_send_reminders,
+    disputes_sweep_due,
 )
 from disputes.states import (
     Closing,
@@ -35,7 +35,6 @@ from disputes.states import (
     ReminderKind,
     Reply,
 )
-from disputes.sweeps import disputes_send_reminders, disputes_sweep_due
 from refunds.models import Refund
 from tests.factories import DRESS_LINES, UserFactory, make_arbitrator, make_order, photo
 
@@ -61,7 +60,7 @@ def opened(alice, bobs_store, now):
     order = make_order(buyer=alice, store=bobs_store, lines=DRESS_LINES, shipped_at=now - 3 * DAY)
     return dispute_open(
         line=order.lines.first(), buyer=alice, request=claim(), files=[photo()], now=now
-    )
+    ).dispute
 
 
 @pytest.fixture
@@ -387,7 +386,7 @@ def test_an_arbitrator_never_rules_on_a_dispute_of_their_own(alice, bobs_store, 
     order = make_order(buyer=alice, store=bobs_store, lines=DRESS_LINES, shipped_at=now - DAY)
     dispute = dispute_open(
         line=order.lines.first(), buyer=alice, request=claim(), files=[photo()], now=now
-    )
+    ).dispute
     dispute_propose(
         dispute_id=dispute.pk,
         user=bobs_store.owner,

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from disputes.models import Dispute, DisputeEvent, Notification
 from disputes.notifications import notifications_deliver
+from disputes.services import disputes_sweep_due
 from disputes.states import DisputeState, EventKind
-from disputes.sweeps import disputes_sweep_due
 from portal.celery import app
 from refunds.models import Refund, RefundState
 from tests.conftest import need

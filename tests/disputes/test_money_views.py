@@ -1,4 +1,4 @@
-"""The money pages of a dispute (issue 6), over HTTP, as every persona: shipping a return
+"""The money pages of a dispute, over HTTP, as every persona: shipping a return
 and confirming it, shipping a replacement and saying whether it came, the refund tracker
 with its expected dates, the coupon, the outcome line, the timeline and the mails; then
 the seller's escrow figures and the buyer's refunded orders.
@@ -752,7 +752,7 @@ def test_the_follow_up_pages_stay_within_the_bound(
 def test_the_dashboard_shows_one_dress_paid_out_and_one_held(clock, client_for, order, blue, alice):
     open_on(blue, alice)
     order_confirm_receipt(order=order, buyer=alice)
-    html = client_for("bob").get(reverse("orders:seller_dashboard")).content.decode()
+    html = client_for("bob").get(reverse("dashboards:seller_dashboard")).content.decode()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_lib.unescape(html)))
     assert "Held in escrow 45.00 USD" in text
     assert "Paid out to you 45.00 USD" in text
@@ -770,7 +770,7 @@ def test_the_dashboard_counts_a_settled_refund(clock, client_for, order, blue, a
         dispute_id=dispute.pk, user=bob, outcome=OutcomeType.PARTIAL_REFUND, amount=D("20.00")
     )
     services.dispute_accept(dispute_id=dispute.pk, user=alice)
-    html = client_for("bob").get(reverse("orders:seller_dashboard")).content.decode()
+    html = client_for("bob").get(reverse("dashboards:seller_dashboard")).content.decode()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_lib.unescape(html)))
     assert "Held in escrow 0.00 USD" in text
     assert "Paid out to you 70.00 USD" in text
@@ -778,12 +778,12 @@ def test_the_dashboard_counts_a_settled_refund(clock, client_for, order, blue, a
 
 
 def test_my_orders_says_what_was_refunded(client_for, refunded, order, red):
-    html = client_for("alice").get(reverse("orders:my_orders")).content.decode()
+    html = client_for("alice").get(reverse("dashboards:my_orders")).content.decode()
     assert f'id="refunded-{order.number}"' in html
     assert "Refunded 45.00 USD" in html
     assert f"Dispute #{refunded.pk}" in html
 
 
 def test_my_orders_says_nothing_of_refunds_when_there_are_none(client_for, order):
-    html = client_for("alice").get(reverse("orders:my_orders")).content.decode()
+    html = client_for("alice").get(reverse("dashboards:my_orders")).content.decode()
     assert "Refunded" not in html

@@ -17,17 +17,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from disputes import services
-from disputes.arbitration import (
+from disputes.models import Dispute, DisputeEvent, Notification
+from disputes.services import (
+    DisputeRequest,
     dispute_assign,
     dispute_reply_ruling,
     dispute_request_evidence,
     dispute_rule,
+    disputes_send_reminders,
+    disputes_sweep_due,
 )
-from disputes.models import Dispute, DisputeEvent, Notification
-from disputes.services import DisputeRequest
 from disputes.states import EventKind, OutcomeType, Reason, RequestedOutcome
-from disputes.sweeps import disputes_send_reminders, disputes_sweep_due
 from evidence.models import Evidence
+from evidence.services import evidence_hide
 from refunds.models import Refund
 from refunds.services import refund_mark_arrived
 from tests.factories import DRESS_LINES, make_arbitrator, make_order, open_dispute, photo
@@ -222,7 +224,7 @@ ROWS = [
     Row(
         "evidence hidden",
         EventKind.EVIDENCE_HIDDEN,
-        lambda w: services.dispute_hide_evidence(
+        lambda w: evidence_hide(
             evidence_id=Evidence.objects.filter(dispute=w.dispute).first().pk,
             user=w.sam,
             reason="It shows a stranger's address.",
@@ -526,7 +528,7 @@ def test_the_unread_badge_counts_on_every_page_and_reading_lowers_it(client_for,
     world.open()  # alice and bob: one notification each
     services.dispute_post_message(dispute_id=world.dispute.pk, user=world.bob, body="Hello.")
     client = client_for("alice")
-    for url in (reverse("orders:my_orders"), world.dispute.get_absolute_url()):
+    for url in (reverse("dashboards:my_orders"), world.dispute.get_absolute_url()):
         assert badge(client.get(url).content.decode()) == 2
 
     page = client.get(reverse("disputes:notifications")).content.decode()

@@ -11,12 +11,10 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from disputes import services
-from disputes.arbitration import dispute_rule
 from disputes.models import Dispute, Notification
 from disputes.notifications import notifications_deliver
-from disputes.services import DisputeRequest
+from disputes.services import DisputeRequest, dispute_rule, disputes_sweep_due
 from disputes.states import DisputeState, EventKind, OutcomeType, Reason, RequestedOutcome
-from disputes.sweeps import disputes_sweep_due
 from portal.celery import app
 from tests.disputes.test_celery_delivery import (  # noqa: F401 (a fixture)
     private_redis,

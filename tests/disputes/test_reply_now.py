@@ -15,9 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from disputes import services
-from disputes.arbitration import dispute_reply_ruling, dispute_request_evidence, dispute_rule
 from disputes.models import Dispute
-from disputes.services import DisputeError, DisputeRequest, StaleDispute
+from disputes.services import (
+    DisputeError,
+    DisputeRequest,
+    StaleDispute,
+    dispute_reply_ruling,
+    dispute_request_evidence,
+    dispute_rule,
+    disputes_sweep_due,
+)
 from disputes.states import (
     Closing,
     DisputeState,
@@ -27,7 +34,6 @@ from disputes.states import (
     Reply,
     RequestedOutcome,
 )
-from disputes.sweeps import disputes_sweep_due
 from evidence.models import Evidence
 from refunds.models import Refund
 from tests.factories import DRESS_LINES, make_order, open_dispute, photo
@@ -137,12 +143,12 @@ def test_the_ruling_starts_a_five_day_reply_clock(ruled):
 
 
 def test_both_agree_and_the_partial_refund_takes_effect(ruled, alice, bob):
-    after_one = dispute_reply_ruling(dispute_id=ruled.pk, user=alice, agree=True)
+    after_one = dispute_reply_ruling(dispute_id=ruled.pk, user=alice, agree=True).dispute
     assert after_one.state == DisputeState.RULED
     assert after_one.buyer_reply == Reply.AGREE and not after_one.seller_reply
     assert not Refund.objects.exists()
 
-    done = dispute_reply_ruling(dispute_id=ruled.pk, user=bob, agree=True)
+    done = dispute_reply_ruling(dispute_id=ruled.pk, user=bob, agree=True).dispute
 
     assert done.state == DisputeState.RESOLVED
     assert done.closing == Closing.REFUNDED
@@ -157,7 +163,7 @@ def test_one_objects_then_the_second_ruling_is_final_and_takes_effect_at_once(
 ):
     objected = dispute_reply_ruling(
         dispute_id=ruled.pk, user=bob, agree=False, reason=OBJECTION, files=[photo("new.jpg")]
-    )
+    ).dispute
     assert objected.state == DisputeState.ESCALATED
     assert objected.seller_reply == Reply.OBJECT
     assert objected.assignee_id == sam.pk

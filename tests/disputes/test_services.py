@@ -822,7 +822,7 @@ def test_a_message_is_one_event_and_changes_no_state(who, party, persona, negoti
     at = now + timedelta(days=1)
     message = dispute_post_message(
         dispute_id=negotiating.pk, user=persona(who), body="  Any news?  ", now=at
-    )
+    ).message
     assert (message.author, message.author_party, message.body) == (
         persona(who),
         party,

@@ -14,10 +14,9 @@ from django.utils import timezone
 
 from disputes import services
 from disputes.models import Dispute
-from disputes.services import DisputeRequest
-from disputes.standing import _per_cent, _rating, store_standing
+from disputes.services import DisputeRequest, disputes_sweep_due
+from disputes.standing import per_cent, rating_of, store_standing
 from disputes.states import Closing, DisputeState, OutcomeType, Party, Reason, RequestedOutcome
-from disputes.sweeps import disputes_sweep_due
 from orders.services import order_cancel
 from tests.factories import StoreFactory, UserFactory, make_order, open_dispute
 
@@ -68,7 +67,7 @@ def propose(dispute: Dispute, *, outcome: str, at, amount=None, note: str = "") 
     ],
 )
 def test_per_cent_is_rounded_half_up_to_one_decimal(part, whole, expected):
-    assert _per_cent(part, whole) == expected
+    assert per_cent(part, whole) == expected
 
 
 @pytest.mark.parametrize(
@@ -84,7 +83,7 @@ def test_per_cent_is_rounded_half_up_to_one_decimal(part, whole, expected):
     ],
 )
 def test_rating_scale(orders, lost, expected):
-    assert _rating(orders=orders, lost=lost) == expected
+    assert rating_of(orders=orders, lost=lost) == expected
 
 
 # --- a known set of disputes ------------------------------------------------------------------
@@ -224,7 +223,7 @@ def _count_queries(client, url: str) -> int:
 
 @pytest.mark.django_db
 def test_seller_dashboard_shows_the_standing_with_one_line_each(client_for, store_a):
-    html = client_for("bob").get(reverse("orders:seller_dashboard")).content.decode()
+    html = client_for("bob").get(reverse("dashboards:seller_dashboard")).content.decode()
     assert "Your standing" in html
     for element_id, figure in [
         ("standing-rating", "★ 1.0"),
@@ -241,7 +240,7 @@ def test_seller_dashboard_shows_the_standing_with_one_line_each(client_for, stor
 @pytest.mark.django_db
 def test_seller_dashboard_of_a_new_store(client_for, bobs_store, alice):
     make_order(buyer=alice, store=bobs_store)
-    html = client_for("bob").get(reverse("orders:seller_dashboard")).content.decode()
+    html = client_for("bob").get(reverse("dashboards:seller_dashboard")).content.decode()
     start = html.index('id="standing-rating"')
     assert "New store" in html[start : html.index("</div>", start)]
     assert "Shown once the store has 5 orders." in html
@@ -252,7 +251,7 @@ def test_my_orders_shows_each_stores_rating(client_for, store_a, store_b, store_
     alices_c_order = make_order(buyer=alice, store=store_c)
     alices_b_order = make_order(buyer=alice, store=store_b)
     new_store_order = make_order(buyer=alice, store=StoreFactory(name="Just Opened"))
-    html = client_for("alice").get(reverse("orders:my_orders")).content.decode()
+    html = client_for("alice").get(reverse("dashboards:my_orders")).content.decode()
     a_order = store_a.orders.filter(buyer=alice).first()
 
     def rating_of(order) -> str:
@@ -273,7 +272,7 @@ def test_my_orders_query_count_is_the_same_for_one_store_and_many(client_for, al
     first = make_order(buyer=alice, store=bobs_store, shipped_at=t0)
     open_on(first, at=t0 + H)
     client = client_for("alice")
-    url = reverse("orders:my_orders")
+    url = reverse("dashboards:my_orders")
     one = _count_queries(client, url)
     for i in range(12):
         store = StoreFactory(name=f"Shop {i}")
@@ -290,7 +289,7 @@ def test_seller_dashboard_query_count_does_not_grow_with_disputes(client_for, al
     t0 = timezone.now() - timedelta(days=10)
     make_order(buyer=alice, store=bobs_store)
     client = client_for("bob")
-    url = reverse("orders:seller_dashboard")
+    url = reverse("dashboards:seller_dashboard")
     one = _count_queries(client, url)
     carol = UserFactory(username="carol-2")
     for i, order in enumerate(shipped_orders(buyer=carol, store=bobs_store, n=12, shipped_at=t0)):

@@ -13,10 +13,12 @@ from disputes.services import (
     DeadlinePassed,
     DisputeRequest,
     dispute_accept,
+    dispute_process_deadline,
     dispute_propose,
+    disputes_stalled,
+    disputes_sweep_due,
 )
 from disputes.states import DeadlineKind, DisputeState, EventKind, OutcomeType, Party
-from disputes.sweeps import dispute_process_deadline, disputes_stalled, disputes_sweep_due
 from orders.models import Order
 from orders.services import orders_complete_expired
 from orders.states import CompletionReason, OrderState
@@ -148,10 +150,10 @@ def test_post_close_window_end_removes_the_dispute_button(client_for, alice, bob
     open_url = reverse("disputes:open", args=[line.pk])
     with time_machine.travel(end - SECOND, tick=False):
         client = client_for("alice")
-        assert open_url in client.get(reverse("orders:my_orders")).content.decode()
+        assert open_url in client.get(reverse("dashboards:my_orders")).content.decode()
     with time_machine.travel(end + SECOND, tick=False):
         client = client_for("alice")
-        html = client.get(reverse("orders:my_orders")).content.decode()
+        html = client.get(reverse("dashboards:my_orders")).content.decode()
         assert open_url not in html
         assert "complain about the seller" in html
         response = client.post(open_url, {"received": "yes"})

@@ -9,9 +9,8 @@ from django.db import connection
 from django.db.models import Count
 
 from disputes.models import Dispute, DisputeEvent
-from disputes.services import DisputeRequest, StaleDispute, dispute_accept
+from disputes.services import DisputeRequest, StaleDispute, dispute_accept, disputes_sweep_due
 from disputes.states import DisputeState, EventKind, Party
-from disputes.sweeps import disputes_sweep_due
 from tests.disputes.bulk import overdue_disputes
 from tests.factories import make_order, open_dispute
 

@@ -445,7 +445,7 @@ def test_my_orders_offers_open_dispute_only_while_the_window_is_open(
         shipped_at=timezone.now() - timedelta(days=30),
         confirmed_at=timezone.now() - timedelta(days=16),
     )
-    html = client_for("alice").get(reverse("orders:my_orders")).content.decode()
+    html = client_for("alice").get(reverse("dashboards:my_orders")).content.decode()
     for line in (red, blue):
         cell = row(html, f"line-{line.pk}")
         assert "Open dispute" in cell
@@ -473,7 +473,7 @@ def test_opening_one_dress_leaves_the_other_disputable(client_for, red, blue):
     )
     assert event_kinds(dispute) == [EventKind.OPENED]
 
-    html = client.get(reverse("orders:my_orders")).content.decode()
+    html = client.get(reverse("dashboards:my_orders")).content.decode()
     red_cell = row(html, f"line-{red.pk}")
     assert f'href="{dispute.get_absolute_url()}"' in red_cell
     assert f"Dispute #{dispute.pk}" in red_cell
@@ -925,7 +925,7 @@ def test_withdraw_confirmation_warns_and_the_line_is_never_disputable_again(
     assert response.status_code == 302
     assert "You withdrew the dispute." in page_text(client.get(response.url))
 
-    html = client.get(reverse("orders:my_orders")).content.decode()
+    html = client.get(reverse("dashboards:my_orders")).content.decode()
     cell = row(html, f"line-{red.pk}")
     assert "Open dispute" not in cell and "Withdrawn" in cell
     again = client.get(reverse("disputes:open", args=[red.pk]))
@@ -1097,7 +1097,7 @@ def test_my_orders_queries_do_not_grow_with_disputed_lines(
     client = client_for("alice")
     _disputed_orders(buyers=[alice], store=bobs_store, orders=1, lines_per_order=1)
     with django_assert_max_num_queries(MY_ORDERS_QUERIES):
-        assert client.get(reverse("orders:my_orders")).status_code == 200
+        assert client.get(reverse("dashboards:my_orders")).status_code == 200
     made = _disputed_orders(buyers=[alice], store=daves_store, orders=12, lines_per_order=2)
     for dispute in made[::3]:
         services.dispute_withdraw(dispute_id=dispute.pk, user=alice)
@@ -1109,7 +1109,7 @@ def test_my_orders_queries_do_not_grow_with_disputed_lines(
             shipped_at=timezone.now() - timedelta(days=i) if i % 2 else None,
         )
     with django_assert_max_num_queries(MY_ORDERS_QUERIES):
-        response = client.get(reverse("orders:my_orders"))
+        response = client.get(reverse("dashboards:my_orders"))
     assert response.status_code == 200
     html = response.content.decode()
     assert html.count("Dispute #") >= 24

@@ -85,7 +85,7 @@ def test_evidence_goes_to_s3_and_is_served_by_a_short_signed_url(s3, client_for,
             True, "damaged", "Dented box and a cracked lid.", 1, "refund_only", Decimal("10.00")
         ),
         files=[photo("lid.jpg")],
-    )
+    ).dispute
     item = dispute.evidence.get()
     keys = [obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert keys == [item.file.name]

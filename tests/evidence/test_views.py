@@ -7,9 +7,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from disputes.services import DisputeRequest, dispute_hide_evidence, dispute_open
+from disputes.services import DisputeRequest, dispute_open
 from disputes.states import EventKind
 from evidence.models import Evidence
+from evidence.services import EvidenceError, evidence_hide
 from tests.evidence.corpus import bad_files, upload, video
 from tests.factories import DRESS_LINES, make_order, photo
 
@@ -38,7 +39,7 @@ def dispute(alice, bobs_store, django_capture_on_commit_callbacks):
                 requested_amount=Decimal("45.00"),
             ),
             files=[photo("torn.jpg"), upload("unboxing.mp4", video("unboxing.mp4"), "video/mp4")],
-        )
+        ).dispute
 
 
 def test_opening_requires_a_photo_unless_nothing_arrived(client_for, alice, bobs_store):
@@ -105,7 +106,7 @@ def test_evidence_of_another_dispute_is_not_reachable_through_mine(
             True, "damaged", "Cracked screen, see photo.", 1, "refund_only", Decimal("10.00")
         ),
         files=[photo("cracked.jpg")],
-    )
+    ).dispute
     item = hers.evidence.get()
     url = reverse("disputes:evidence_file", args=[dispute.pk, item.pk])
     assert client_for("alice").get(url).status_code == 404
@@ -173,7 +174,7 @@ def test_nothing_sent_can_be_changed_or_deleted_by_the_parties(client_for, dispu
 
 def test_staff_hide_an_item_with_a_reason_shown_in_the_timeline(client_for, dispute, sam):
     item = dispute.evidence.get(kind="photo")
-    assert dispute_hide_evidence(evidence_id=item.pk, user=sam, reason="Shows a home address.")
+    assert evidence_hide(evidence_id=item.pk, user=sam, reason="Shows a home address.")
     url = reverse("disputes:evidence_file", args=[dispute.pk, item.pk])
     assert client_for("alice").get(url).status_code == 404
     page = client_for("bob").get(dispute.get_absolute_url()).content.decode()
@@ -183,11 +184,9 @@ def test_staff_hide_an_item_with_a_reason_shown_in_the_timeline(client_for, disp
 
 
 def test_only_arbitrators_hide_evidence(dispute, bob):
-    from disputes.services import DisputeError
-
     item = dispute.evidence.first()
-    with pytest.raises(DisputeError):
-        dispute_hide_evidence(evidence_id=item.pk, user=bob, reason="I do not like it.")
+    with pytest.raises(EvidenceError):
+        evidence_hide(evidence_id=item.pk, user=bob, reason="I do not like it.")
     item.refresh_from_db()
     assert item.hidden_at is None
 

@@ -46,9 +46,9 @@ from disputes.services import (
     dispute_ship_replacement,
     dispute_ship_return,
     dispute_withdraw,
+    disputes_sweep_due,
 )
 from disputes.states import Closing, DisputeState, OutcomeType, Reason, RequestedOutcome
-from disputes.sweeps import disputes_sweep_due
 from orders.models import Order, OrderLine
 from orders.services import (
     LineSpec,

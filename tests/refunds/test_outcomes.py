@@ -1,4 +1,4 @@
-"""Every outcome taking effect end to end, clocks included (issue 6).
+"""Every outcome taking effect end to end, clocks included.
 
 Each test drives the real services and the real deadline sweep: a dispute is opened on
 the demo two-dress order, an outcome is agreed, time passes, and the money (refunds in
@@ -26,9 +26,9 @@ from disputes.services import (
     dispute_ship_replacement,
     dispute_ship_return,
     dispute_withdraw,
+    disputes_sweep_due,
 )
 from disputes.states import Closing, DeadlineKind, DisputeState, EventKind, OutcomeType, Reason
-from disputes.sweeps import disputes_sweep_due
 from orders.models import Order, OrderLine
 from orders.services import order_complete_expired, order_confirm_receipt
 from refunds.models import Coupon, GatewayCall, Payout, PayoutKind, Refund, RefundState

@@ -9,6 +9,7 @@ import io
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,10 +19,16 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.roles import ARBITRATORS, ensure_role_groups
-from disputes.arbitration import dispute_assign, dispute_rule
-from disputes.services import DisputeRequest, dispute_accept, dispute_open, dispute_propose
+from disputes.services import (
+    DisputeRequest,
+    dispute_accept,
+    dispute_assign,
+    dispute_open,
+    dispute_propose,
+    dispute_rule,
+    disputes_sweep_due,
+)
 from disputes.states import OutcomeType, Reason, RequestedOutcome
-from disputes.sweeps import disputes_sweep_due
 from orders.models import Store
 from orders.payment import PaymentMethod
 from orders.services import (
@@ -73,7 +80,7 @@ def _claim(line, buyer, *, description, amount, wants_return=False, at):
         ),
         files=[_demo_photo("what-arrived.jpg")],
         now=at,
-    )
+    ).dispute
 
 
 class Command(BaseCommand):
@@ -193,7 +200,7 @@ class Command(BaseCommand):
             59,
             "RR100000003CN",
         )
-        # Completed 10 days ago by the buyer: inside the 15-day post-close window.
+        # Completed 10 days ago by the buyer: inside the post-close window.
         completed_recent = ship(
             make(
                 alice,
@@ -392,7 +399,7 @@ class Command(BaseCommand):
     def _arbitration_situations(
         self, carol, bob, dave, sam, boutique, gadgets, make, ship, now
     ) -> None:
-        """Escalated cases for the arbitrators' queue: one fresh, one past its 15-day
+        """Escalated cases for the arbitrators' queue: one fresh, one past its
         target, and one ruled two days ago that waits for the parties' replies."""
         day = timedelta(days=1)
 
@@ -403,13 +410,14 @@ class Command(BaseCommand):
                     store,
                     [LineSpec(product, 1, price)],
                     PaymentMethod.CARD,
-                    placed_days_ago=escalated_days_ago + 16,
+                    placed_days_ago=escalated_days_ago + 30,
                 ),
                 seller,
-                escalated_days_ago + 14,
+                escalated_days_ago + 28,
                 f"RR9{escalated_days_ago:08d}CN",
             )
-            opened = now - (escalated_days_ago + 8) * day
+            # Answered a day after opening; escalated when the negotiation clock ran out.
+            opened = now - escalated_days_ago * day - settings.PORTAL_NEGOTIATION_WINDOW - day
             dispute = _claim(
                 order.lines.get(),
                 carol,

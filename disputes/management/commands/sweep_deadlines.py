@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from disputes.notifications import notifications_deliver
-from disputes.sweeps import disputes_send_reminders, disputes_sweep_due
+from disputes.services import disputes_send_reminders, disputes_sweep_due
 from orders.services import orders_complete_expired
 from refunds.services import refunds_send_due
 

@@ -8,50 +8,26 @@ gets a 404.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
-from disputes.complaint_forms import ComplaintForm
-from disputes.complaints import complaint_allowed, complaint_open
-from disputes.models import Complaint
-from disputes.services import DisputeError
-from evidence import storage as evidence_storage
+from complaints.forms import ComplaintForm
+from complaints.selectors import complaints_for_buyer, complaints_for_user
+from complaints.services import ComplaintError, complaint_allowed, complaint_open
 from evidence.models import Evidence
+from evidence.views import file_response, thumbnail_response, visible_or_404
 from orders.selectors import orders_for_buyer
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 PAGE_SIZE = 25
 
 
-# --- selectors (reads, scoped to the person asking) --------------------------------------------
-def complaints_for_user(*, user: User) -> QuerySet[Complaint]:
-    """The buyer's own complaints; every complaint for staff who handle complaints."""
-    qs = Complaint.objects.select_related("order", "store").prefetch_related(
-        Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "id"))
-    )
-    if user.is_staff and user.has_perm("disputes.view_complaint"):
-        return qs
-    return qs.filter(buyer_id=user.pk)
-
-
-def complaints_for_buyer(*, user: User) -> QuerySet[Complaint]:
-    """What "My complaints" lists: the person's own complaints, newest first."""
-    return complaints_for_user(user=user).filter(buyer_id=user.pk)
-
-
-# --- views -------------------------------------------------------------------------------------
 @login_required
 @require_http_methods(["GET", "POST"])
 def complaint_new(request: HttpRequest, number: str) -> HttpResponse:
@@ -70,14 +46,14 @@ def complaint_new(request: HttpRequest, number: str) -> HttpResponse:
     form = ComplaintForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            complaint = complaint_open(
+            complaint, rejected = complaint_open(
                 order=order,
                 buyer=request.user,
                 body=form.cleaned_data["body"],
                 files=form.cleaned_data["evidence"],
                 now=now,
             )
-        except DisputeError as exc:
+        except ComplaintError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
         else:
             messages.success(
@@ -85,9 +61,9 @@ def complaint_new(request: HttpRequest, number: str) -> HttpResponse:
                 _("Your complaint about %(store)s was sent to the administration.")
                 % {"store": order.store.name},
             )
-            for rejection in complaint.rejections:
+            for rejection in rejected:
                 messages.warning(request, _("Not added: %(why)s") % {"why": rejection})
-            return redirect(f"{reverse('disputes:complaint_list')}#complaint-{complaint.pk}")
+            return redirect(f"{reverse('complaints:list')}#complaint-{complaint.pk}")
     if form.is_bound and form.errors and request.FILES and "evidence" not in form.errors:
         form.add_error(
             "evidence",
@@ -114,29 +90,20 @@ def _visible_evidence(request: HttpRequest, pk: int, evidence_id: int) -> Eviden
     """The item, if the person may see the complaint; hidden items only for staff."""
     complaint = get_object_or_404(complaints_for_user(user=request.user), pk=pk)
     item = get_object_or_404(Evidence, pk=evidence_id, complaint=complaint)
-    if item.is_hidden and not request.user.is_staff:
-        raise Http404
-    return item
+    return visible_or_404(item, user=request.user)
 
 
 @login_required
 @require_safe
-def complaint_evidence_file(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
+def evidence_file(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
     item = _visible_evidence(request, pk, evidence_id)
-    extension = item.file.name.rsplit(".", 1)[-1]
-    return evidence_storage.serve(
-        item.file.name,
-        content_type=item.content_type,
-        filename=f"complaint-evidence-{item.pk}.{extension}",
-    )
+    return file_response(item, prefix="complaint-evidence")
 
 
 @login_required
 @require_safe
-def complaint_evidence_thumbnail(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
+def evidence_thumbnail(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
     item = _visible_evidence(request, pk, evidence_id)
-    if not item.thumbnail:
-        return redirect("disputes:complaint_evidence_file", pk, evidence_id)
-    return evidence_storage.serve(
-        item.thumbnail.name, content_type="image/jpeg", filename=f"thumbnail-{item.pk}.jpg"
+    return thumbnail_response(
+        item, file_url=reverse("complaints:evidence_file", args=[pk, evidence_id])
     )

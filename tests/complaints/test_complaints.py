@@ -16,10 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from disputes.complaints import complaint_answer, complaint_open
-from disputes.models import Complaint, ComplaintState
+from complaints.models import Complaint, ComplaintState
+from complaints.services import complaint_answer, complaint_open
 from evidence.models import Evidence
-from evidence.services import evidence_hide
 from orders.services import order_cancel
 from tests.factories import UserFactory, make_order, photo
 
@@ -70,7 +69,9 @@ def running(alice, bobs_store):
 def complaint(closed, alice, django_capture_on_commit_callbacks):
     """Alice's complaint about Bob with a photo (its thumbnail made after the commit)."""
     with django_capture_on_commit_callbacks(execute=True):
-        made = complaint_open(order=closed, buyer=alice, body=BODY, files=[photo("bag.jpg")])
+        made = complaint_open(
+            order=closed, buyer=alice, body=BODY, files=[photo("bag.jpg")]
+        ).complaint
     return made
 
 
@@ -81,7 +82,7 @@ def item(complaint) -> Evidence:
 
 # --- the windows ----------------------------------------------------------------------------
 def test_before_the_window_closes_the_page_points_to_a_dispute(client_for, running):
-    url = reverse("disputes:complaint_open", args=[running.number])
+    url = reverse("complaints:open", args=[running.number])
     client = client_for("alice")
 
     page = client.get(url)
@@ -113,14 +114,14 @@ def test_no_complaint_while_a_dispute_can_be_opened_or_was_never_possible(
             confirmed_at=timezone.now() - timedelta(days=14),
         )
     response = client_for("alice").post(
-        reverse("disputes:complaint_open", args=[order.number]), {"body": BODY}
+        reverse("complaints:open", args=[order.number]), {"body": BODY}
     )
     assert response.status_code == 400
     assert not Complaint.objects.exists()
 
 
 def test_after_the_window_closes_the_complaint_is_sent(client_for, closed, alice):
-    url = reverse("disputes:complaint_open", args=[closed.number])
+    url = reverse("complaints:open", args=[closed.number])
     client = client_for("alice")
     page = client.get(url)
     assert page.status_code == 200
@@ -130,7 +131,7 @@ def test_after_the_window_closes_the_complaint_is_sent(client_for, closed, alice
     response = client.post(url, {"body": f"  {BODY}  ", "evidence": [photo("bag.jpg")]})
     complaint = Complaint.objects.get()
     assert response.status_code == 302
-    assert response.url == f"{reverse('disputes:complaint_list')}#complaint-{complaint.pk}"
+    assert response.url == f"{reverse('complaints:list')}#complaint-{complaint.pk}"
     assert (complaint.buyer, complaint.order, complaint.store_id) == (
         alice,
         closed,
@@ -142,17 +143,17 @@ def test_after_the_window_closes_the_complaint_is_sent(client_for, closed, alice
 
 
 def test_my_orders_offers_a_complaint_only_once_the_window_closed(client_for, closed, running):
-    html = client_for("alice").get(reverse("orders:my_orders")).content.decode()
-    assert reverse("disputes:complaint_open", args=[closed.number]) in html
-    assert reverse("disputes:complaint_open", args=[running.number]) not in html
+    html = client_for("alice").get(reverse("dashboards:my_orders")).content.decode()
+    assert reverse("complaints:open", args=[closed.number]) in html
+    assert reverse("complaints:open", args=[running.number]) not in html
     assert "Complain about the seller" in html
-    assert reverse("disputes:complaint_list") in html
+    assert reverse("complaints:list") in html
 
 
 # --- the text and the files -------------------------------------------------------------------
 def test_text_in_another_script_is_refused_and_kept(client_for, closed):
     response = client_for("alice").post(
-        reverse("disputes:complaint_open", args=[closed.number]),
+        reverse("complaints:open", args=[closed.number]),
         {"body": CYRILLIC, "evidence": [photo()]},
     )
     assert response.status_code == 400
@@ -169,7 +170,7 @@ def test_text_in_another_script_is_refused_and_kept(client_for, closed):
 def test_text_in_another_script_is_accepted_when_the_setting_is_off(client_for, closed, settings):
     settings.PORTAL_REQUIRE_LATIN_DESCRIPTION = False
     response = client_for("alice").post(
-        reverse("disputes:complaint_open", args=[closed.number]), {"body": CYRILLIC}
+        reverse("complaints:open", args=[closed.number]), {"body": CYRILLIC}
     )
     assert response.status_code == 302
     assert Complaint.objects.get().body == CYRILLIC
@@ -178,7 +179,7 @@ def test_text_in_another_script_is_accepted_when_the_setting_is_off(client_for, 
 @pytest.mark.parametrize("body", ["", "Too short."])
 def test_a_missing_or_short_text_says_so_and_keeps_it(body, client_for, closed):
     response = client_for("alice").post(
-        reverse("disputes:complaint_open", args=[closed.number]), {"body": body}
+        reverse("complaints:open", args=[closed.number]), {"body": body}
     )
     assert response.status_code == 400
     html = page_text(response)
@@ -190,7 +191,7 @@ def test_a_missing_or_short_text_says_so_and_keeps_it(body, client_for, closed):
 def test_files_are_kept_or_refused_by_name(client_for, closed):
     client = client_for("alice")
     response = client.post(
-        reverse("disputes:complaint_open", args=[closed.number]),
+        reverse("complaints:open", args=[closed.number]),
         {"body": BODY, "evidence": [photo("box.jpg"), not_a_picture("notes.txt")]},
     )
     assert response.status_code == 302
@@ -199,34 +200,32 @@ def test_files_are_kept_or_refused_by_name(client_for, closed):
     warnings = [str(m) for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
     assert len(warnings) == 1 and warnings[0].startswith("Not added: notes.txt:")
 
-    listing = page_text(client.get(reverse("disputes:complaint_list")))
+    listing = page_text(client.get(reverse("complaints:list")))
     item = complaint.evidence.get()
-    assert reverse("disputes:complaint_evidence_thumbnail", args=[complaint.pk, item.pk]) in (
-        listing
-    )
+    assert reverse("complaints:evidence_thumbnail", args=[complaint.pk, item.pk]) in listing
 
 
 # --- My complaints ------------------------------------------------------------------------------
 def test_my_complaints_lists_state_answer_and_thumbnails(client_for, complaint, item, sam):
     client = client_for("alice")
-    html = page_text(client.get(reverse("disputes:complaint_list")))
+    html = page_text(client.get(reverse("complaints:list")))
     assert f'id="complaint-{complaint.pk}"' in html
     assert BODY in html and "Waiting for staff" in html
     assert complaint.order.number in html and "Bob's Boutique" in html
-    assert reverse("disputes:complaint_evidence_thumbnail", args=[complaint.pk, item.pk]) in html
-    assert reverse("disputes:complaint_evidence_file", args=[complaint.pk, item.pk]) in html
+    assert reverse("complaints:evidence_thumbnail", args=[complaint.pk, item.pk]) in html
+    assert reverse("complaints:evidence_file", args=[complaint.pk, item.pk]) in html
 
     complaint_answer(
         complaint_id=complaint.pk, user=sam, answer="We have warned the seller about this."
     )
-    html = page_text(client.get(reverse("disputes:complaint_list")))
+    html = page_text(client.get(reverse("complaints:list")))
     assert "Answered by staff" in html
     assert "We have warned the seller about this." in html
 
 
 @pytest.mark.parametrize("who", PERSONAS)
 def test_my_complaints_shows_only_ones_own(who, client_for, complaint):
-    response = client_for(who).get(reverse("disputes:complaint_list"))
+    response = client_for(who).get(reverse("complaints:list"))
     if who == "anonymous":
         assert is_login_redirect(response)
         return
@@ -237,7 +236,7 @@ def test_my_complaints_shows_only_ones_own(who, client_for, complaint):
 def test_my_complaints_query_count_does_not_grow(client_for, alice, bobs_store, closed):
     complaint_open(order=closed, buyer=alice, body=BODY, files=[photo()])
     client = client_for("alice")
-    url = reverse("disputes:complaint_list")
+    url = reverse("complaints:list")
     with CaptureQueriesContext(connection) as one:
         assert client.get(url).status_code == 200
     for _ in range(6):
@@ -256,7 +255,7 @@ def test_my_complaints_query_count_does_not_grow(client_for, alice, bobs_store, 
 # --- who may do what --------------------------------------------------------------------------
 @pytest.mark.parametrize("who", PERSONAS)
 def test_complain_page_is_only_for_the_orders_buyer(who, client_for, closed):
-    url = reverse("disputes:complaint_open", args=[closed.number])
+    url = reverse("complaints:open", args=[closed.number])
     client = client_for(who)
     page = client.get(url)
     response = client.post(url, {"body": BODY})
@@ -270,9 +269,7 @@ def test_complain_page_is_only_for_the_orders_buyer(who, client_for, closed):
 
 
 @pytest.mark.parametrize("who", PERSONAS)
-@pytest.mark.parametrize(
-    "name", ["disputes:complaint_evidence_file", "disputes:complaint_evidence_thumbnail"]
-)
+@pytest.mark.parametrize("name", ["complaints:evidence_file", "complaints:evidence_thumbnail"])
 def test_complaint_files_are_served_to_the_buyer_and_staff_only(
     who, name, client_for, complaint, item
 ):
@@ -292,28 +289,29 @@ def test_complaint_files_are_served_to_the_buyer_and_staff_only(
 
 def test_staff_without_the_complaints_permission_get_404(client, complaint, item):
     client.force_login(UserFactory(username="clerk", is_staff=True))
-    for name in ("disputes:complaint_evidence_file", "disputes:complaint_evidence_thumbnail"):
+    for name in ("complaints:evidence_file", "complaints:evidence_thumbnail"):
         assert client.get(reverse(name, args=[complaint.pk, item.pk])).status_code == 404
 
 
 def test_a_file_of_another_complaint_is_404(client_for, complaint, item, closed, alice):
-    other = complaint_open(order=closed, buyer=alice, body=BODY)
-    url = reverse("disputes:complaint_evidence_file", args=[other.pk, item.pk])
+    other = complaint_open(order=closed, buyer=alice, body=BODY).complaint
+    url = reverse("complaints:evidence_file", args=[other.pk, item.pk])
     assert client_for("alice").get(url).status_code == 404
 
 
 def test_a_hidden_file_is_for_staff_only(client_for, complaint, item, sam):
-    evidence_hide(evidence=item, by=sam, reason="Shows another customer's address.")
-    url = reverse("disputes:complaint_evidence_file", args=[complaint.pk, item.pk])
+    # Staff hide a complaint's file from its buyer (admin hides only a dispute's items).
+    Evidence.objects.filter(pk=item.pk).update(
+        hidden_at=timezone.now(), hidden_by=sam, hidden_reason="Shows another customer's address."
+    )
+    url = reverse("complaints:evidence_file", args=[complaint.pk, item.pk])
     assert client_for("alice").get(url).status_code == 404
-    listing = page_text(client_for("alice").get(reverse("disputes:complaint_list")))
+    listing = page_text(client_for("alice").get(reverse("complaints:list")))
     assert "Hidden by staff: Shows another customer's address." in listing
     assert client_for("sam").get(url).status_code == 200
 
 
-@pytest.mark.parametrize(
-    "name", ["disputes:complaint_evidence_file", "disputes:complaint_evidence_thumbnail"]
-)
+@pytest.mark.parametrize("name", ["complaints:evidence_file", "complaints:evidence_thumbnail"])
 def test_complaint_file_urls_refuse_post(name, client_for, complaint, item):
     response = client_for("alice").post(reverse(name, args=[complaint.pk, item.pk]))
     assert response.status_code == 405

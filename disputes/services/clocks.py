@@ -1,13 +1,14 @@
 """Deadline enforcement: every clock that has run out is applied once, whatever happens.
 
-``dispute_process_deadline`` applies the consequence of one overdue dispute's clock through
-the same transitions and recorder that people's actions use. ``disputes_sweep_due`` runs it
-over everything that is due, oldest deadline first, in batches: each batch claims its rows
-with ``SELECT ... FOR UPDATE SKIP LOCKED`` (a second sweeper takes other rows; a person
-acting on a row holds its lock, so the sweep skips it and the person's action is checked
-against the clock), moves them, writes their events and outbox rows, and commits. If a
-batch fails, its rows are retried one by one, and a row that still fails is pushed aside
-(``sweep_retry_at``) so that it never blocks the others or crashes every run.
+``dispute_process_deadline`` applies the consequence of one overdue dispute's clock
+through the same transitions, events and settlement that people's actions use;
+``disputes_sweep_due`` runs it over everything that is due, oldest deadline first, in
+batches: each batch claims its rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` (a second
+sweeper takes other rows; a person acting on a row holds its lock, so the sweep skips it
+and the person's action is checked against the clock), moves them, writes their events and
+outbox rows, and commits. If a batch fails, its rows are retried one by one, and a row that
+still fails is pushed aside (``sweep_retry_at``) so that it never blocks the others or
+crashes every run.
 """
 
 from __future__ import annotations
@@ -17,49 +18,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django_fsm import ConcurrentTransition
 
+from disputes import events
+from disputes.events import EventLog
 from disputes.models import Dispute
-from disputes.services import (
-    Recorder,
-    lock_dispute,
-    outcome_data,
-    record_resolved,
-    take_effect,
-)
-from disputes.states import DeadlineKind, DisputeState, EventKind, Party, ReminderKind
+from disputes.outcomes import Settlement, finish, take_effect
+from disputes.services.clock_writer import write_batch
+from disputes.services.guard import lock_dispute
+from disputes.states import DeadlineKind, DisputeState, EventKind, ReminderKind
 
 logger = logging.getLogger(__name__)
 
-
-# The columns a clock's transitions may change: written back for a whole batch at once.
-CLOCK_FIELDS = (
-    "state",
-    "outcome_type",
-    "outcome_amount",
-    "decided_by",
-    "decided_at",
-    "finished_at",
-    "closing",
-    "next_deadline_at",
-    "deadline_kind",
-    "reminder_at",
-    "reminder_kind",
-    "escalated_at",
-    "arbitration_target_at",
-    "arbitration_limit_at",
-    "buyer_reply",
-    "seller_reply",
-    "revision",
-    "sweep_failures",
-    "sweep_error",
-    "sweep_retry_at",
-)
 
 # Which clock acts on which state (a clock on any other state is a data error).
 CLOCK_STATES = {
@@ -98,7 +72,7 @@ CLOCK_RULES = {
     ),
     DeadlineKind.RULING_REPLY: (
         "ruling_unanswered",
-        _lazy("No reply to the ruling in 5 days counts as agreement: the ruling takes effect."),
+        _lazy("Nobody replied to the ruling in time, which counts as agreement: it takes effect."),
         "take_effect",
     ),
     DeadlineKind.REPLACEMENT_ARRIVAL: (
@@ -109,18 +83,6 @@ CLOCK_RULES = {
         ),
         "resolved",
     ),
-}
-
-
-NUMERIC_FIELDS = {
-    "AutoField",
-    "BigAutoField",
-    "IntegerField",
-    "BigIntegerField",
-    "PositiveIntegerField",
-    "PositiveSmallIntegerField",
-    "SmallIntegerField",
-    "DecimalField",
 }
 
 
@@ -152,61 +114,61 @@ def disputes_stalled(*, now: datetime, grace: timedelta | None = None) -> QueryS
     return Dispute.objects.filter(next_deadline_at__lte=now - grace)
 
 
-def apply_clock(dispute: Dispute, *, now: datetime, recorder: Recorder) -> None:
-    """The SPEC's consequence of the dispute's clock running out, on a locked row."""
+def apply_clock(dispute: Dispute, *, now: datetime, log: EventLog, money: Settlement) -> None:
+    """The consequence of the dispute's clock running out, on a locked row."""
     due = dispute.next_deadline_at
     kind = dispute.deadline_kind
     if CLOCK_STATES.get(kind) != dispute.state:
         raise ClockMismatch(f"clock {kind!r} on a dispute in state {dispute.state!r}")
     before = dispute.state
     if kind == DeadlineKind.ARBITRATION_LIMIT:
-        # 60 days with the arbitrators and no final ruling: marked late, staff are told.
+        # The limit passed with no final ruling: marked late, staff are told.
         dispute.arbitration_overdue(at=now)
-        recorder.add(
+        events.clock_ran_out(
+            log,
             dispute,
             kind=EventKind.ARBITRATION_LATE,
-            actor=None,
-            party=Party.DEADLINE,
-            from_state=before,
+            clock=kind,
+            before=before,
             at=now,
+            due=due,
             note=_("The case passed the arbitration limit without a final ruling."),
-            data={"clock": kind},
-            deadline_due_at=due,
+            with_outcome=False,
         )
     elif kind == DeadlineKind.NEGOTIATION:
-        # 7 days without agreement: the platform escalates the case to staff.
+        # No agreement in the negotiation period: the platform escalates the case to staff.
         dispute.escalate(at=now)
-        recorder.add(
+        events.clock_ran_out(
+            log,
             dispute,
             kind=EventKind.ESCALATED,
-            actor=None,
-            party=Party.DEADLINE,
-            from_state=before,
+            clock=kind,
+            before=before,
             at=now,
+            due=due,
             note=_("No agreement within the negotiation period: escalated to an arbitrator."),
-            data={"clock": kind},
-            deadline_due_at=due,
+            with_outcome=False,
         )
     else:
         name, note, then = CLOCK_RULES[kind]
         getattr(dispute, name)(at=now)
-        recorder.add(
+        events.clock_ran_out(
+            log,
             dispute,
             kind=EventKind.DEADLINE_PASSED,
-            actor=None,
-            party=Party.DEADLINE,
-            from_state=before,
+            clock=kind,
+            before=before,
             at=now,
+            due=due,
             note=str(note),
-            data={**outcome_data(dispute), "clock": kind},
-            deadline_due_at=due,
+            with_outcome=True,
         )
         if then == "take_effect":
-            take_effect(dispute, at=now, recorder=recorder)
+            take_effect(dispute, at=now, log=log, money=money)
         else:
             if then == "refund":
-                recorder.refund(dispute)
-            record_resolved(dispute, before=dispute.state, at=now, recorder=recorder)
+                money.refund(dispute)
+            finish(dispute, before=dispute.state, at=now, log=log, money=money)
     dispute.revision += 1
     dispute.sweep_failures = 0
     dispute.sweep_error = ""
@@ -224,69 +186,12 @@ def dispute_process_deadline(*, dispute_id: int, now: datetime | None = None) ->
         dispute = lock_dispute(dispute_id, skip_locked=True)
         if dispute is None or dispute.next_deadline_at is None or dispute.next_deadline_at > now:
             return False
-        recorder = Recorder()
-        apply_clock(dispute, now=now, recorder=recorder)
+        log, money = EventLog(), Settlement()
+        apply_clock(dispute, now=now, log=log, money=money)
         dispute.save()
-        recorder.flush()
+        log.flush()
+        money.flush(at=now)
     return True
-
-
-def _write_batch(rows: list[Dispute], expected: dict[int, str]) -> None:
-    """Write the batch's transitions in one statement, each row guarded by the state it was
-    read in (the same guard as ``ConcurrentTransitionMixin``, for a set of rows)::
-
-        WITH v(id, old_state, state, ...) AS (VALUES (...), (...))
-        UPDATE disputes_dispute SET state = v.state, ... FROM v
-        WHERE disputes_dispute.id = v.id AND disputes_dispute.state = v.old_state
-    """
-    if not rows:
-        return
-    fields = [Dispute._meta.get_field(name) for name in CLOCK_FIELDS]
-    table = connection.ops.quote_name(Dispute._meta.db_table)
-    columns = [connection.ops.quote_name(field.column) for field in fields]
-    values = [
-        [row.pk for row in rows],
-        [expected[row.pk] for row in rows],
-        *[
-            [field.get_db_prep_save(getattr(row, field.attname), connection) for row in rows]
-            for field in fields
-        ],
-    ]
-    setting = ", ".join(f"{col} = v.{col}" for col in columns)
-    guard = f"FROM v WHERE {table}.id = v.id AND {table}.state = v.old_state RETURNING {table}.id"
-    # Only quoted names and column types from the model's own metadata are formatted into
-    # the SQL below; every value travels as a parameter.
-    if connection.vendor == "postgresql":
-        # One array per column: a handful of parameters however large the batch.
-        types = [Dispute._meta.pk, Dispute._meta.get_field("state"), *fields]
-        arrays = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in types)
-        sql = (
-            f"WITH v AS (SELECT * FROM unnest({arrays}) AS t(id, old_state, {', '.join(columns)}))"  # noqa: S608
-            f" UPDATE {table} SET {setting} {guard}"
-        )
-        params: list[object] = values
-    else:
-        # SQLite: numbers are cast; dates and text travel as they are (a CAST to
-        # "datetime" would take NUMERIC affinity and turn "2027-01-30 ..." into 2027).
-        casts = ", ".join(
-            f"CAST(%s AS {f.db_type(connection)})"
-            if f.get_internal_type() in NUMERIC_FIELDS
-            else "%s"
-            for f in [Dispute._meta.pk, Dispute._meta.get_field("state"), *fields]
-        )
-        sql = (
-            f"WITH v(id, old_state, {', '.join(columns)}) AS (VALUES "  # noqa: S608
-            + ", ".join([f"({casts})"] * len(rows))
-            + f") UPDATE {table} SET {setting} {guard}"  # noqa: S608
-        )
-        params = [value for row in zip(*values, strict=True) for value in row]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        written = len(cursor.fetchall())
-    if written != len(rows):
-        raise ConcurrentTransition(
-            f"{len(rows) - written} of {len(rows)} rows moved under the sweep"
-        )
 
 
 def _sweep_batch(*, now: datetime, batch_size: int) -> tuple[int, int]:
@@ -302,11 +207,12 @@ def _sweep_batch(*, now: datetime, batch_size: int) -> tuple[int, int]:
             )
             claimed = [row.pk for row in rows]
             expected = {row.pk: row.state for row in rows}
-            recorder = Recorder()
+            log, money = EventLog(), Settlement()
             for dispute in rows:
-                apply_clock(dispute, now=now, recorder=recorder)
-            _write_batch(rows, expected)
-            recorder.flush()
+                apply_clock(dispute, now=now, log=log, money=money)
+            write_batch(rows, expected)
+            log.flush()
+            money.flush(at=now)
         return len(rows), 0
     except Exception:
         logger.exception("sweep batch of %d failed; retrying its rows one by one", len(claimed))
@@ -342,8 +248,8 @@ def disputes_sweep_due(
 
 # --- reminders -------------------------------------------------------------------------------
 def disputes_send_reminders(*, now: datetime | None = None, batch_size: int | None = None) -> int:
-    """Warn whoever must act before a clock runs out (the seller a day before the 5-day
-    answer, the buyer before the return deadline, the arbitrators before a case's target).
+    """Warn whoever must act before a clock runs out (the seller before their answer is
+    due, the buyer before the return deadline, the arbitrators before a case's target).
 
     Each reminder is sent once: rows are claimed with SKIP LOCKED and their ``reminder_at``
     cleared in the transaction that writes the reminder's event and outbox rows."""
@@ -360,28 +266,16 @@ def disputes_send_reminders(*, now: datetime | None = None, batch_size: int | No
             )
             if not rows:
                 return sent
-            recorder = Recorder()
+            log = EventLog()
             for dispute in rows:
                 due = (
                     dispute.arbitration_target_at
                     if dispute.reminder_kind == ReminderKind.ARBITRATION_TARGET
                     else dispute.next_deadline_at
                 )
-                recorder.add(
-                    dispute,
-                    kind=EventKind.REMINDER,
-                    actor=None,
-                    party=Party.PLATFORM,
-                    from_state=dispute.state,
-                    at=now,
-                    data={
-                        "reminder": dispute.reminder_kind,
-                        "due": due.isoformat() if due else None,
-                    },
-                    deadline_due_at=dispute.reminder_at,
-                )
+                events.reminded(log, dispute, at=now, due=due)
             Dispute.objects.filter(pk__in=[row.pk for row in rows]).update(
                 reminder_at=None, reminder_kind=""
             )
-            recorder.flush()
+            log.flush()
             sent += len(rows)

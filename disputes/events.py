@@ -1,0 +1,415 @@
+"""What is recorded about a dispute: one function per kind of event, each owning the keys
+of its ``data`` (the timeline, the mails and the admin read exactly these), and the log that
+writes a change's events with their outbox rows in one go.
+
+``DATA_KEYS`` lists, per kind, every key its writer may put in ``data``; a test holds the
+templates to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from disputes.models import Dispute, DisputeEvent, DisputeMessage
+from disputes.states import EventKind, Party
+
+OUTCOME_KEYS = ("outcome", "amount", "decided_by")
+
+DATA_KEYS: dict[str, tuple[str, ...]] = {
+    EventKind.OPENED: ("reason", "received", "quantity", "requested_outcome", "amount"),
+    EventKind.ACCEPTED: OUTCOME_KEYS,
+    EventKind.PROPOSED: ("outcome", "amount"),
+    EventKind.WITHDRAWN: (),
+    EventKind.RESOLVED: (*OUTCOME_KEYS, "closing"),
+    EventKind.ESCALATED: ("clock",),
+    EventKind.DEADLINE_PASSED: (*OUTCOME_KEYS, "clock"),
+    EventKind.ARBITRATION_LATE: ("clock",),
+    EventKind.MESSAGE: ("evidence",),
+    EventKind.EVIDENCE_ADDED: ("evidence", "count"),
+    EventKind.EVIDENCE_HIDDEN: ("evidence", "name"),
+    EventKind.RETURN_STARTED: (*OUTCOME_KEYS, "due"),
+    EventKind.RETURN_SHIPPED: ("carrier", "tracking"),
+    EventKind.RETURN_RECEIVED: (),
+    EventKind.REPLACEMENT_STARTED: (*OUTCOME_KEYS, "due"),
+    EventKind.REPLACEMENT_SHIPPED: ("carrier", "tracking", "protection_days"),
+    EventKind.REPLACEMENT_RECEIVED: (),
+    EventKind.REPLACEMENT_NOT_ARRIVED: OUTCOME_KEYS,
+    EventKind.REFUND_SENT: ("refund", "amount", "method", "reference"),
+    EventKind.REFUND_ARRIVED: ("refund", "amount", "method", "reference"),
+    EventKind.REFUND_FAILED: ("refund", "amount", "method", "reference"),
+    EventKind.ASSIGNED: ("assignee", "assignee_name", "before"),
+    EventKind.RULED: ("outcome", "amount", "round", "final"),
+    EventKind.RULING_AGREED: ("evidence", *OUTCOME_KEYS),
+    EventKind.RULING_OBJECTED: ("evidence",),
+    EventKind.EVIDENCE_REQUESTED: ("party", "due", "request"),
+    EventKind.REMINDER: ("reminder", "due"),
+}
+
+
+class EventLog:
+    """The events of one change (or of a batch of changes), written together with their
+    outbox rows. The first event of a change notifies; the events that follow from it (the
+    outcome taking effect) are recorded without mailing anyone a second time."""
+
+    def __init__(self) -> None:
+        self.events: list[DisputeEvent] = []
+        self.notifying: list[DisputeEvent] = []
+
+    def add(
+        self,
+        dispute: Dispute,
+        *,
+        kind: str,
+        actor: Any,
+        party: str,
+        from_state: str,
+        at: datetime,
+        note: str = "",
+        data: dict[str, Any] | None = None,
+        message: DisputeMessage | None = None,
+        deadline_due_at: datetime | None = None,
+        notify: bool = True,
+    ) -> DisputeEvent:
+        data = data or {}
+        unknown = set(data) - set(DATA_KEYS[kind])
+        if unknown:
+            raise ValueError(f"{kind} events carry no {sorted(unknown)}")
+        event = DisputeEvent(
+            dispute=dispute,
+            kind=kind,
+            actor=actor if getattr(actor, "pk", None) else None,
+            actor_party=party,
+            from_state=from_state,
+            to_state=dispute.state,
+            note=note,
+            data=data,
+            message=message,
+            deadline_due_at=deadline_due_at,
+            created_at=at,
+        )
+        self.events.append(event)
+        if notify:
+            self.notifying.append(event)
+        return event
+
+    def flush(self) -> list[DisputeEvent]:
+        """Write the events and their outbox rows (mail is queued after the commit)."""
+        from disputes.notifications import notifications_create
+
+        DisputeEvent.objects.bulk_create(self.events)
+        notifications_create(self.notifying)
+        events = self.events
+        self.__init__()
+        return events
+
+
+def _amount(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
+def outcome_data(dispute: Dispute) -> dict[str, Any]:
+    """The agreed or decided outcome, as the events that carry it record it."""
+    return {
+        "outcome": dispute.outcome_type,
+        "amount": _amount(dispute.outcome_amount),
+        "decided_by": dispute.decided_by,
+    }
+
+
+def _evidence_ids(rows: Sequence[Any]) -> dict[str, list[int]]:
+    """The items sent with a message or a reply, if any."""
+    return {"evidence": [row.pk for row in rows]} if rows else {}
+
+
+# --- a person's move ------------------------------------------------------------------------
+def opened(log: EventLog, dispute: Dispute, *, buyer: Any, at: datetime) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.OPENED,
+        actor=buyer,
+        party=Party.BUYER,
+        from_state="",
+        at=at,
+        note=dispute.description,
+        data={
+            "reason": dispute.reason,
+            "received": dispute.received,
+            "quantity": dispute.quantity,
+            "requested_outcome": dispute.requested_outcome,
+            "amount": _amount(dispute.requested_amount),
+        },
+    )
+
+
+def moved(
+    log: EventLog,
+    dispute: Dispute,
+    *,
+    kind: str,
+    user: Any,
+    party: str,
+    before: str,
+    at: datetime,
+    note: str = "",
+    **data: Any,
+) -> DisputeEvent:
+    """A person's move without money on it: accepted (with ``outcome_data``), withdrawn,
+    a parcel shipped (``carrier``, ``tracking``) or received."""
+    return log.add(
+        dispute, kind=kind, actor=user, party=party, from_state=before, at=at, note=note, data=data
+    )
+
+
+def proposed(
+    log: EventLog,
+    dispute: Dispute,
+    *,
+    user: Any,
+    party: str,
+    before: str,
+    at: datetime,
+    outcome: str,
+    amount: Decimal | None,
+    note: str,
+) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.PROPOSED,
+        actor=user,
+        party=party,
+        from_state=before,
+        at=at,
+        note=note,
+        data={"outcome": outcome, "amount": _amount(amount)},
+    )
+
+
+def message_posted(
+    log: EventLog,
+    dispute: Dispute,
+    *,
+    message: DisputeMessage,
+    party: str,
+    at: datetime,
+    evidence: Sequence[Any] = (),
+) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.MESSAGE,
+        actor=message.author,
+        party=party,
+        from_state=dispute.state,
+        at=at,
+        message=message,
+        data=_evidence_ids(evidence),
+    )
+
+
+def evidence_added(
+    log: EventLog, dispute: Dispute, *, user: Any, party: str, at: datetime, evidence: Sequence[Any]
+) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.EVIDENCE_ADDED,
+        actor=user,
+        party=party,
+        from_state=dispute.state,
+        at=at,
+        data={"evidence": [row.pk for row in evidence], "count": len(evidence)},
+    )
+
+
+def evidence_hidden(
+    log: EventLog, dispute: Dispute, *, user: Any, at: datetime, evidence: Any
+) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.EVIDENCE_HIDDEN,
+        actor=user,
+        party=Party.STAFF,
+        from_state=dispute.state,
+        at=at,
+        note=evidence.hidden_reason,
+        data={"evidence": evidence.pk, "name": evidence.original_name},
+    )
+
+
+# --- what follows from a move ---------------------------------------------------------------
+def resolved(log: EventLog, dispute: Dispute, *, before: str, at: datetime) -> DisputeEvent:
+    """The dispute finished (recorded beside the change that finished it: no second mail)."""
+    return log.add(
+        dispute,
+        kind=EventKind.RESOLVED,
+        actor=None,
+        party=Party.PLATFORM,
+        from_state=before,
+        at=at,
+        data={**outcome_data(dispute), "closing": dispute.closing},
+        notify=False,
+    )
+
+
+def promise_started(log: EventLog, dispute: Dispute, *, kind: str, before: str, at: datetime):
+    """A return or a replacement was agreed: the dispute waits for it until ``due``."""
+    return log.add(
+        dispute,
+        kind=kind,
+        actor=None,
+        party=Party.PLATFORM,
+        from_state=before,
+        at=at,
+        data={**outcome_data(dispute), "due": dispute.next_deadline_at.isoformat()},
+        notify=False,
+    )
+
+
+def clock_ran_out(
+    log: EventLog,
+    dispute: Dispute,
+    *,
+    kind: str,
+    clock: str,
+    before: str,
+    at: datetime,
+    due: datetime | None,
+    note: str,
+    with_outcome: bool,
+) -> DisputeEvent:
+    """A clock's consequence: escalated, marked late, or a deadline decided the case."""
+    data: dict[str, Any] = {"clock": clock}
+    if with_outcome:
+        data.update(outcome_data(dispute))
+    return log.add(
+        dispute,
+        kind=kind,
+        actor=None,
+        party=Party.DEADLINE,
+        from_state=before,
+        at=at,
+        note=note,
+        data=data,
+        deadline_due_at=due,
+    )
+
+
+def reminded(
+    log: EventLog, dispute: Dispute, *, at: datetime, due: datetime | None
+) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.REMINDER,
+        actor=None,
+        party=Party.PLATFORM,
+        from_state=dispute.state,
+        at=at,
+        data={"reminder": dispute.reminder_kind, "due": due.isoformat() if due else None},
+        deadline_due_at=dispute.reminder_at,
+    )
+
+
+def refund_news(
+    log: EventLog, dispute: Dispute, *, kind: str, refund: Any, at: datetime, note: str = ""
+) -> DisputeEvent:
+    """A refund of the dispute was sent, arrived, or failed for good."""
+    return log.add(
+        dispute,
+        kind=kind,
+        actor=None,
+        party=Party.PLATFORM,
+        from_state=dispute.state,
+        at=at,
+        note=note,
+        data={
+            "refund": refund.pk,
+            "amount": str(refund.amount),
+            "method": refund.method,
+            "reference": refund.gateway_reference,
+        },
+    )
+
+
+# --- arbitration ----------------------------------------------------------------------------
+def assigned(
+    log: EventLog, dispute: Dispute, *, user: Any, assignee: Any, before: Any, at: datetime
+) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.ASSIGNED,
+        actor=user,
+        party=Party.STAFF,
+        from_state=dispute.state,
+        at=at,
+        data={
+            "assignee": assignee.pk if assignee else None,
+            "assignee_name": (assignee.get_full_name() or assignee.get_username())
+            if assignee
+            else "",
+            "before": before.pk if before else None,
+        },
+    )
+
+
+def ruled(
+    log: EventLog, dispute: Dispute, *, user: Any, before: str, at: datetime, final: bool
+) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.RULED,
+        actor=user,
+        party=Party.STAFF,
+        from_state=before,
+        at=at,
+        note=dispute.ruling_reason,
+        data={
+            "outcome": dispute.ruling_type,
+            "amount": _amount(dispute.ruling_amount),
+            "round": dispute.ruling_round,
+            "final": final,
+        },
+    )
+
+
+def ruling_replied(
+    log: EventLog,
+    dispute: Dispute,
+    *,
+    user: Any,
+    party: str,
+    agree: bool,
+    before: str,
+    at: datetime,
+    reason: str,
+    evidence: Sequence[Any] = (),
+    agreed_by_both: bool = False,
+) -> DisputeEvent:
+    data = _evidence_ids(evidence)
+    if agreed_by_both:
+        data.update(outcome_data(dispute))
+    return log.add(
+        dispute,
+        kind=EventKind.RULING_AGREED if agree else EventKind.RULING_OBJECTED,
+        actor=user,
+        party=party,
+        from_state=before,
+        at=at,
+        note=reason,
+        data=data,
+    )
+
+
+def evidence_requested(
+    log: EventLog, dispute: Dispute, *, user: Any, request: Any, at: datetime
+) -> DisputeEvent:
+    return log.add(
+        dispute,
+        kind=EventKind.EVIDENCE_REQUESTED,
+        actor=user,
+        party=Party.STAFF,
+        from_state=dispute.state,
+        at=at,
+        note=request.note,
+        data={"party": request.party, "due": request.due_at.isoformat(), "request": request.pk},
+    )

@@ -1,0 +1,140 @@
+"""What an agreed or decided outcome does to money, and what money tells the case.
+
+The only module of ``disputes`` that imports ``refunds``: a change collects its refunds,
+coupons and escrow releases in a ``Settlement`` and writes them, in its own transaction,
+after its events. The refunds app reports a refund's news back through
+``refund_changed``, wired in ``settings.PORTAL_REFUND_HOOK``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from disputes import deadlines, events
+from disputes.events import EventLog
+from disputes.models import Dispute
+from disputes.services.guard import locked
+from disputes.states import Closing, EventKind, OutcomeType
+from refunds.models import Refund
+from refunds.services import (
+    CouponRequest,
+    RefundChange,
+    RefundRequest,
+    coupons_issue,
+    lock_orders_of_lines,
+    payouts_release,
+    refunds_create,
+)
+
+
+class Settlement:
+    """The money one change (or a batch of changes) moves: refunds to record and send,
+    coupons to issue, and order lines whose share may leave escrow."""
+
+    def __init__(self) -> None:
+        self.refunds: list[RefundRequest] = []
+        self.coupons: list[Dispute] = []
+        self.settled_lines: set[int] = set()
+
+    def refund(self, dispute: Dispute) -> None:
+        """Refund the dispute's outcome amount (recorded now, sent after the commit)."""
+        self.refunds.append(
+            RefundRequest(
+                line_id=dispute.line_id,
+                amount=dispute.outcome_amount,
+                reason=f"Dispute #{dispute.pk}: {dispute.get_outcome_type_display()}",
+                dispute_id=dispute.pk,
+            )
+        )
+
+    def coupon(self, dispute: Dispute) -> None:
+        self.coupons.append(dispute)
+
+    def settled(self, dispute: Dispute) -> None:
+        """The dispute is finished: its line's share may leave escrow (if its order is
+        completed; otherwise when it completes)."""
+        self.settled_lines.add(dispute.line_id)
+
+    def flush(self, *, at: datetime) -> None:
+        money_lines = {item.line_id for item in self.refunds} | self.settled_lines
+        if money_lines:
+            # Every order this settlement touches, locked at once in id order, so that two
+            # sweeps settling overlapping orders never wait on each other in a cycle.
+            lock_orders_of_lines(money_lines)
+        if self.refunds:
+            refunds_create(requests=self.refunds, now=at)
+        if self.coupons:
+            coupons_issue(
+                requests=[
+                    CouponRequest(
+                        store_id=dispute.store_id,
+                        buyer_id=dispute.buyer_id,
+                        dispute_id=dispute.pk,
+                        value=dispute.outcome_amount,
+                        currency=dispute.currency,
+                        expires_at=deadlines.coupon_expires_at(issued_at=at),
+                    )
+                    for dispute in self.coupons
+                ],
+                now=at,
+            )
+        if self.settled_lines:
+            payouts_release(line_ids=self.settled_lines, now=at)
+        self.__init__()
+
+
+def finish(
+    dispute: Dispute, *, before: str, at: datetime, log: EventLog, money: Settlement
+) -> None:
+    """The dispute just finished: note it (no second mail) and let its escrow go."""
+    events.resolved(log, dispute, before=before, at=at)
+    money.settled(dispute)
+
+
+def take_effect(dispute: Dispute, *, at: datetime, log: EventLog, money: Settlement) -> None:
+    """An agreed or decided outcome takes effect, in the transaction that agreed it.
+
+    A refund is recorded now (and sent to the gateway after the commit); a coupon is
+    issued; a rejection just ends the dispute. A return or a replacement is a promise, not
+    an ending: the dispute waits for it, on its own clock.
+    """
+    before = dispute.state
+    outcome = dispute.outcome_type
+    if outcome == OutcomeType.RETURN_AND_REFUND:
+        dispute.start_return(at=at)
+        events.promise_started(log, dispute, kind=EventKind.RETURN_STARTED, before=before, at=at)
+        return
+    if outcome == OutcomeType.REPLACEMENT:
+        dispute.start_replacement(at=at)
+        events.promise_started(
+            log, dispute, kind=EventKind.REPLACEMENT_STARTED, before=before, at=at
+        )
+        return
+    if outcome in (OutcomeType.FULL_REFUND, OutcomeType.PARTIAL_REFUND):
+        money.refund(dispute)
+        closing = Closing.REFUNDED
+    elif outcome == OutcomeType.COUPON:
+        money.coupon(dispute)
+        closing = Closing.COUPON
+    else:
+        closing = Closing.REJECTED
+    dispute.resolve(closing=closing, at=at)
+    finish(dispute, before=before, at=at, log=log, money=money)
+
+
+REFUND_EVENTS = {
+    RefundChange.SENT: EventKind.REFUND_SENT,
+    RefundChange.ARRIVED: EventKind.REFUND_ARRIVED,
+    RefundChange.FAILED: EventKind.REFUND_FAILED,
+}
+
+
+def refund_changed(*, refund: Refund, change: str, at: datetime, note: str = "") -> None:
+    """A refund of a dispute was sent, arrived or failed for good: put it on the dispute's
+    timeline and in both parties' mail, in the refund's own transaction."""
+    if refund.dispute_id is None:
+        return
+    dispute = locked(refund.dispute_id)
+    log = EventLog()
+    events.refund_news(log, dispute, kind=REFUND_EVENTS[change], refund=refund, at=at, note=note)
+    log.flush()

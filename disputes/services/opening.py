@@ -1,0 +1,202 @@
+"""The buyer opens a dispute: the questionnaire's rules, checked once, and the opening."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from disputes import deadlines, events
+from disputes.events import EventLog
+from disputes.models import Dispute
+from disputes.services.guard import CENT, DisputeError, clean_text, money
+from disputes.states import OutcomeType, Party, Reason, RequestedOutcome
+from evidence.services import Rejection, evidence_attach, stored_evidence
+from orders.models import Order, OrderLine
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+@dataclass(frozen=True)
+class DisputeRequest:
+    """The buyer's questionnaire: block 1 (the problem) and block 2 (what they want)."""
+
+    received: bool
+    reason: str
+    description: str
+    quantity: int
+    requested_outcome: str
+    requested_amount: Decimal
+
+
+class Opened(NamedTuple):
+    dispute: Dispute
+    rejected: list[Rejection]  # files refused by name; the others were kept
+
+
+def evidence_required(reason: str) -> bool:
+    """Photos or videos are required for every reason but "not received"."""
+    return reason != Reason.NOT_RECEIVED
+
+
+def request_problems(
+    *, line: OrderLine, request: DisputeRequest, has_files: bool = True
+) -> list[DisputeError]:
+    """Everything wrong with the questionnaire at once, one error per field at most."""
+    problems: dict[str, DisputeError] = {}
+
+    def problem(field: str, message: str) -> None:
+        problems.setdefault(field, DisputeError(message, field=field))
+
+    if not request.received and request.reason != Reason.NOT_RECEIVED:
+        problem(
+            "reason",
+            _("You said the parcel did not arrive: choose “I did not receive the parcel”."),
+        )
+    if request.received and request.reason == Reason.NOT_RECEIVED:
+        problem("reason", _("You said the parcel arrived: choose what is wrong with it."))
+    if not request.received and request.requested_outcome == RequestedOutcome.RETURN_AND_REFUND:
+        problem(
+            "requested_outcome",
+            _("Nothing can be returned if the parcel never arrived: choose a refund only."),
+        )
+    quantity_ok = 1 <= request.quantity <= line.quantity
+    if not quantity_ok:
+        problem("quantity", _("Choose between 1 and %(n)d items.") % {"n": line.quantity})
+    try:
+        clean_text(
+            request.description,
+            field="description",
+            minimum=10,
+            english=True,
+            too_short=_("Describe the problem in a few words (at least 10 characters)."),
+            too_long=_("Keep the description under %(n)d characters."),
+        )
+    except DisputeError as exc:
+        problems.setdefault("description", exc)
+    amount = request.requested_amount
+    if amount != amount.quantize(CENT):
+        problem("requested_amount", _("Enter the amount in cents: at most two decimals."))
+    if amount <= 0:
+        problem("requested_amount", _("Enter an amount above zero."))
+    if quantity_ok and amount > line.price_for(request.quantity):
+        problem(
+            "requested_amount",
+            _("You paid %(cap)s for %(n)d item(s): the refund cannot be more than that.")
+            % {
+                "cap": money(line.price_for(request.quantity), line.order.currency),
+                "n": request.quantity,
+            },
+        )
+    if evidence_required(request.reason) and not has_files:
+        problem("evidence", _("Add at least one photo or video that shows the problem."))
+    return list(problems.values())
+
+
+def dispute_open(
+    *,
+    line: OrderLine,
+    buyer: User,
+    request: DisputeRequest,
+    files: Sequence[Any] = (),
+    now: datetime | None = None,
+) -> Opened:
+    """The buyer opens a dispute on one line of their order. One dispute per line, ever.
+
+    The questionnaire is checked first (every problem at once, before any file is
+    stored); then the files are checked and stored, and unless the parcel never came at
+    least one must be a readable photo or video. If opening fails, the stored files are
+    deleted again."""
+    now = now or timezone.now()
+    problems = request_problems(line=line, request=request, has_files=bool(files))
+    if problems:
+        raise DisputeError.of(problems)
+    with stored_evidence(files=files, allowed=settings.PORTAL_EVIDENCE_MAX_FILES_PER_PARTY) as (
+        stored,
+        rejected,
+    ):
+        if evidence_required(request.reason) and not stored:
+            refused = " ".join(str(item) for item in rejected)
+            raise DisputeError(
+                " ".join(
+                    [str(_("Add at least one photo or video that shows the problem.")), refused]
+                ).strip(),
+                field="evidence",
+            )
+        with transaction.atomic():
+            dispute = _open(line=line, buyer=buyer, request=request, now=now)
+            log = EventLog()
+            events.opened(log, dispute, buyer=buyer, at=now)
+            evidence_attach(
+                stored=stored, dispute_id=dispute.pk, uploaded_by=buyer, party=Party.BUYER, now=now
+            )
+            log.flush()
+    return Opened(dispute, rejected)
+
+
+def _open(*, line: OrderLine, buyer: User, request: DisputeRequest, now: datetime) -> Dispute:
+    # The order first, then the line: the order every money writer follows (an order
+    # completing at this moment then sees the new dispute and keeps the line held).
+    Order.objects.select_for_update().only("pk").get(pk=line.order_id)
+    line = (
+        OrderLine.objects.select_for_update(of=("self",))
+        .select_related("order", "order__store")
+        .get(pk=line.pk)
+    )
+    order = line.order
+    if order.buyer_id != buyer.pk:
+        raise DisputeError(_("Only the buyer of this order can open a dispute on it."))
+    window = deadlines.dispute_window(
+        order_state=order.state,
+        protection_ends_at=order.protection_ends_at,
+        completed_at=order.completed_at,
+        now=now,
+        already_disputed=Dispute.objects.filter(line=line).exists(),
+    )
+    if not window.is_open:
+        raise DisputeError(window.explanation)
+    cap = line.price_for(request.quantity)
+    if request.requested_outcome == RequestedOutcome.RETURN_AND_REFUND:
+        proposal = OutcomeType.RETURN_AND_REFUND
+    elif request.requested_amount == cap:
+        proposal = OutcomeType.FULL_REFUND
+    else:
+        proposal = OutcomeType.PARTIAL_REFUND
+    dispute = Dispute(
+        line=line,
+        order=order,
+        buyer=buyer,
+        store=order.store,
+        received=request.received,
+        reason=request.reason,
+        description=request.description.strip(),
+        quantity=request.quantity,
+        requested_outcome=request.requested_outcome,
+        requested_amount=request.requested_amount,
+        amount_cap=cap,
+        currency=order.currency,
+        proposal_type=proposal,
+        proposal_amount=request.requested_amount,
+        proposal_by=Party.BUYER,
+        proposal_at=now,
+    )
+    dispute.open(at=now)
+    try:
+        with transaction.atomic():
+            dispute.save()
+    except IntegrityError as exc:
+        # Two requests raced past the check above: the database keeps one per line.
+        if not Dispute.objects.filter(line=line).exists():
+            raise
+        raise DisputeError(
+            _("This item already has a dispute; an item can be disputed only once.")
+        ) from exc
+    return dispute

@@ -1,0 +1,195 @@
+"""The dispute pages: opening one, reading one, the lists, and its evidence files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_safe
+
+from disputes.forms import (
+    EvidenceForm,
+    MessageForm,
+    ObjectionForm,
+    OpenDisputeForm,
+    ProposalForm,
+    RevisionForm,
+    ShipmentForm,
+)
+from disputes.models import Dispute
+from disputes.selectors import (
+    dispute_evidence,
+    dispute_messages,
+    dispute_open_evidence_requests,
+    dispute_timeline,
+    disputes_for_buyer,
+    disputes_for_store,
+    disputes_for_user,
+    store_dispute_counts,
+)
+from disputes.services import DisputeError, dispute_open, evidence_allowance
+from disputes.states import Closing, DisputeState
+from disputes.views.respond import ask_for_files_again, report_rejections
+from evidence.models import Evidence
+from evidence.views import file_response, thumbnail_response, visible_or_404
+from orders.models import OrderLine
+from orders.selectors import store_for_seller
+from refunds.selectors import dispute_coupon, refund_tracker
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
+    line = get_object_or_404(
+        OrderLine.objects.select_related("order", "order__store"),
+        pk=line_id,
+        order__buyer=request.user,
+    )
+    existing = Dispute.objects.filter(line=line).values_list("pk", flat=True).first()
+    if existing:
+        messages.info(request, _("This item already has a dispute; here it is."))
+        return redirect("disputes:detail", existing)
+    now = timezone.now()
+    form = OpenDisputeForm(request.POST or None, request.FILES or None, line=line)
+    if request.method == "POST" and form.is_valid():
+        try:
+            opened = dispute_open(
+                line=line,
+                buyer=request.user,
+                request=form.request,
+                files=form.cleaned_data["evidence"],
+                now=now,
+            )
+        except DisputeError as exc:
+            for problem in exc.problems:
+                field = problem.field if problem.field in form.fields else None
+                form.add_error(field, str(problem))
+        else:
+            messages.success(
+                request,
+                _("Your dispute is open. The seller has been told and must answer."),
+            )
+            report_rejections(request, opened.rejected)
+            return redirect("disputes:detail", opened.dispute.pk)
+    if form.is_bound and form.errors:
+        ask_for_files_again(request, form, "evidence")
+    return render(
+        request,
+        "disputes/open.html",
+        {
+            "line": line,
+            "order": line.order,
+            "form": form,
+            "window": line.order.dispute_window(now=now),
+            "now": now,
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+def detail_context(request: HttpRequest, dispute: Dispute, **forms: Any) -> dict[str, Any]:
+    """What the dispute page shows this person, with the forms of the moves open to them
+    (a refused form is passed in, to be shown again with what was typed)."""
+    party = dispute.party_of(request.user)
+    actions = {t.name for t in dispute.get_available_user_state_transitions(request.user)}
+    revision = {"revision": dispute.revision}
+    now = timezone.now()
+    return {
+        "dispute": dispute,
+        "party": party,
+        "actions": actions,
+        "timeline": list(dispute_timeline(dispute=dispute)),
+        "thread": list(dispute_messages(dispute=dispute)),
+        "accept_form": RevisionForm(initial=revision),
+        "propose_form": forms.get("propose_form")
+        or (ProposalForm(initial=revision, party=party) if "propose" in actions else None),
+        "message_form": forms.get("message_form") or MessageForm(),
+        "evidence_form": forms.get("evidence_form") or EvidenceForm(),
+        "evidence": list(dispute_evidence(dispute=dispute)),
+        "evidence_left": evidence_allowance(dispute=dispute, party=party) if party else 0,
+        "return_form": forms.get("return_form")
+        or (ShipmentForm(initial=revision) if "ship_return" in actions else None),
+        "replacement_form": forms.get("replacement_form")
+        or (ShipmentForm(initial=revision) if "ship_replacement" in actions else None),
+        "objection_form": forms.get("objection_form")
+        or (ObjectionForm(initial=revision) if "object_ruling" in actions else None),
+        # Only a case that reached the arbitrators can carry requests: no query otherwise.
+        "evidence_requests": list(dispute_open_evidence_requests(dispute=dispute))
+        if dispute.escalated_at
+        else [],
+        "refunds": list(refund_tracker(dispute_id=dispute.pk, today=timezone.localdate(now))),
+        # A coupon is issued exactly when a dispute closes with one: no query otherwise.
+        "coupon": dispute_coupon(dispute_id=dispute.pk)
+        if dispute.closing == Closing.COUPON
+        else None,
+        "now": now,
+    }
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    return render(request, "disputes/detail.html", detail_context(request, dispute))
+
+
+@login_required
+def buyer_list(request: HttpRequest) -> HttpResponse:
+    disputes = list(disputes_for_buyer(user=request.user)[:200])
+    return render(
+        request,
+        "disputes/list.html",
+        {"disputes": disputes, "title": _("My disputes"), "now": timezone.now(), "seller": False},
+    )
+
+
+@login_required
+def seller_list(request: HttpRequest) -> HttpResponse:
+    store = store_for_seller(user=request.user)
+    if store is None:
+        raise Http404(_("You do not own a store."))
+    state = request.GET.get("state") or ""
+    if state not in DisputeState.values:
+        state = ""
+    disputes = list(disputes_for_store(store=store, state=state or None)[:200])
+    return render(
+        request,
+        "disputes/list.html",
+        {
+            "disputes": disputes,
+            "title": _("Disputes against %(store)s") % {"store": store.name},
+            "store": store,
+            "state": state,
+            "states": DisputeState,
+            "counts": store_dispute_counts(store=store),
+            "now": timezone.now(),
+            "seller": True,
+        },
+    )
+
+
+def _visible_evidence(request: HttpRequest, pk: int, evidence_id: int) -> Evidence:
+    """The item, if the person may see the dispute (hidden items: staff only)."""
+    dispute = get_object_or_404(disputes_for_user(user=request.user), pk=pk)
+    item = get_object_or_404(Evidence, pk=evidence_id, dispute=dispute)
+    return visible_or_404(item, user=request.user)
+
+
+@login_required
+@require_safe
+def evidence_file(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
+    return file_response(_visible_evidence(request, pk, evidence_id))
+
+
+@login_required
+@require_safe
+def evidence_thumbnail(request: HttpRequest, pk: int, evidence_id: int) -> HttpResponse:
+    item = _visible_evidence(request, pk, evidence_id)
+    return thumbnail_response(
+        item, file_url=reverse("disputes:evidence_file", args=[pk, evidence_id])
+    )

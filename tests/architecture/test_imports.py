@@ -1,0 +1,67 @@
+"""The shape of the code, checked: no module reaches into another's private names."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = (
+    "accounts",
+    "orders",
+    "refunds",
+    "evidence",
+    "disputes",
+    "complaints",
+    "dashboards",
+    "portal",
+    "tests",
+    "benchmarks",
+)
+
+
+def project_modules() -> list[Path]:
+    return sorted(
+        path
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts
+    )
+
+
+def private_imports(path: Path) -> list[str]:
+    """``from x import _name`` and ``import x._name`` found in one file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno} from {node.module} import {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+            if node.module and any(
+                part.startswith("_") and not part.startswith("__")
+                for part in node.module.split(".")
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} from {node.module}")
+        elif isinstance(node, ast.Import):
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno} import {alias.name}"
+                for alias in node.names
+                if any(p.startswith("_") and not p.startswith("__") for p in alias.name.split("."))
+            ]
+    return found
+
+
+def test_the_scan_sees_a_private_import(tmp_path):
+    sample = ROOT / "tests" / "architecture" / "_sample_for_the_scan.py"
+    try:
+        sample.write_text("from disputes.services.guard import _hidden\nimport a._b\n")
+        assert len(private_imports(sample)) == 2
+    finally:
+        sample.unlink()
+
+
+def test_no_module_imports_another_modules_private_names():
+    offenders = [line for path in project_modules() for line in private_imports(path)]
+    assert offenders == [], "\n".join(offenders)
