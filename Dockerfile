@@ -26,6 +26,7 @@ COPY evidence/ evidence/
 COPY refunds/ refunds/
 COPY complaints/ complaints/
 COPY dashboards/ dashboards/
+COPY demo/ demo/
 COPY templates/ templates/
 COPY static/ static/
 

@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from complaints.services import ComplaintError, check_complaint_text
-from disputes.services import MAX_TEXT
+from disputes.validators import MAX_TEXT
 from evidence.forms import EvidenceField, limits_help
 
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from complaints.models import Complaint, ComplaintState
 from disputes.deadlines import WindowStatus
-from disputes.services import clean_text
+from disputes.validators import clean_text
 from evidence.services import Rejection, evidence_attach, stored_evidence
 from orders.models import Order
 

@@ -1,9 +1,6 @@
 """What is recorded about a dispute: one function per kind of event, each owning the keys
-of its ``data`` (the timeline, the mails and the admin read exactly these), and the log that
-writes a change's events with their outbox rows in one go.
-
-``DATA_KEYS`` lists, per kind, every key its writer may put in ``data``; a test holds the
-templates to it.
+of its ``data`` (``DATA_KEYS``: all the timeline, the mails and the admin may read, as a
+test holds the templates to), and the log that writes a change's events and outbox rows.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ from disputes.models import Dispute, DisputeEvent, DisputeMessage
 from disputes.states import EventKind, Party
 
 OUTCOME_KEYS = ("outcome", "amount", "decided_by")
+REFUND_KEYS = ("refund", "amount", "method", "reference")
 
 DATA_KEYS: dict[str, tuple[str, ...]] = {
     EventKind.OPENED: ("reason", "received", "quantity", "requested_outcome", "amount"),
@@ -37,9 +35,9 @@ DATA_KEYS: dict[str, tuple[str, ...]] = {
     EventKind.REPLACEMENT_SHIPPED: ("carrier", "tracking", "protection_days"),
     EventKind.REPLACEMENT_RECEIVED: (),
     EventKind.REPLACEMENT_NOT_ARRIVED: OUTCOME_KEYS,
-    EventKind.REFUND_SENT: ("refund", "amount", "method", "reference"),
-    EventKind.REFUND_ARRIVED: ("refund", "amount", "method", "reference"),
-    EventKind.REFUND_FAILED: ("refund", "amount", "method", "reference"),
+    EventKind.REFUND_SENT: REFUND_KEYS,
+    EventKind.REFUND_ARRIVED: REFUND_KEYS,
+    EventKind.REFUND_FAILED: REFUND_KEYS,
     EventKind.ASSIGNED: ("assignee", "assignee_name", "before"),
     EventKind.RULED: ("outcome", "amount", "round", "final"),
     EventKind.RULING_AGREED: ("evidence", *OUTCOME_KEYS),
@@ -50,8 +48,9 @@ DATA_KEYS: dict[str, tuple[str, ...]] = {
 
 
 class EventLog:
-    """The events of one change (or of a batch of changes), written together with their
-    outbox rows. The first event of a change notifies; the events that follow from it (the
+    """The events of one change (or a batch of changes), written with their outbox rows.
+    An event without ``from_state`` changed no state; one without an actor is the
+    platform's. The first event of a change notifies; those that follow from it (the
     outcome taking effect) are recorded without mailing anyone a second time."""
 
     def __init__(self) -> None:
@@ -63,10 +62,10 @@ class EventLog:
         dispute: Dispute,
         *,
         kind: str,
-        actor: Any,
-        party: str,
-        from_state: str,
         at: datetime,
+        actor: Any = None,
+        party: str = Party.PLATFORM,
+        from_state: str | None = None,
         note: str = "",
         data: dict[str, Any] | None = None,
         message: DisputeMessage | None = None,
@@ -82,7 +81,7 @@ class EventLog:
             kind=kind,
             actor=actor if getattr(actor, "pk", None) else None,
             actor_party=party,
-            from_state=from_state,
+            from_state=dispute.state if from_state is None else from_state,
             to_state=dispute.state,
             note=note,
             data=data,
@@ -120,12 +119,12 @@ def outcome_data(dispute: Dispute) -> dict[str, Any]:
 
 
 def _evidence_ids(rows: Sequence[Any]) -> dict[str, list[int]]:
-    """The items sent with a message or a reply, if any."""
     return {"evidence": [row.pk for row in rows]} if rows else {}
 
 
 # --- a person's move ------------------------------------------------------------------------
 def opened(log: EventLog, dispute: Dispute, *, buyer: Any, at: datetime) -> DisputeEvent:
+    """The questionnaire as it was accepted (the description is the event's note)."""
     return log.add(
         dispute,
         kind=EventKind.OPENED,
@@ -156,8 +155,8 @@ def moved(
     note: str = "",
     **data: Any,
 ) -> DisputeEvent:
-    """A person's move without money on it: accepted (with ``outcome_data``), withdrawn,
-    a parcel shipped (``carrier``, ``tracking``) or received."""
+    """A person's move whose data is given as it stands: accepted (with ``outcome_data``),
+    withdrawn, a parcel shipped (``carrier``, ``tracking``) or received."""
     return log.add(
         dispute, kind=kind, actor=user, party=party, from_state=before, at=at, note=note, data=data
     )
@@ -201,7 +200,6 @@ def message_posted(
         kind=EventKind.MESSAGE,
         actor=message.author,
         party=party,
-        from_state=dispute.state,
         at=at,
         message=message,
         data=_evidence_ids(evidence),
@@ -216,7 +214,6 @@ def evidence_added(
         kind=EventKind.EVIDENCE_ADDED,
         actor=user,
         party=party,
-        from_state=dispute.state,
         at=at,
         data={"evidence": [row.pk for row in evidence], "count": len(evidence)},
     )
@@ -230,7 +227,6 @@ def evidence_hidden(
         kind=EventKind.EVIDENCE_HIDDEN,
         actor=user,
         party=Party.STAFF,
-        from_state=dispute.state,
         at=at,
         note=evidence.hidden_reason,
         data={"evidence": evidence.pk, "name": evidence.original_name},
@@ -243,8 +239,6 @@ def resolved(log: EventLog, dispute: Dispute, *, before: str, at: datetime) -> D
     return log.add(
         dispute,
         kind=EventKind.RESOLVED,
-        actor=None,
-        party=Party.PLATFORM,
         from_state=before,
         at=at,
         data={**outcome_data(dispute), "closing": dispute.closing},
@@ -252,13 +246,13 @@ def resolved(log: EventLog, dispute: Dispute, *, before: str, at: datetime) -> D
     )
 
 
-def promise_started(log: EventLog, dispute: Dispute, *, kind: str, before: str, at: datetime):
+def promise_started(
+    log: EventLog, dispute: Dispute, *, kind: str, before: str, at: datetime
+) -> DisputeEvent:
     """A return or a replacement was agreed: the dispute waits for it until ``due``."""
     return log.add(
         dispute,
         kind=kind,
-        actor=None,
-        party=Party.PLATFORM,
         from_state=before,
         at=at,
         data={**outcome_data(dispute), "due": dispute.next_deadline_at.isoformat()},
@@ -285,7 +279,6 @@ def clock_ran_out(
     return log.add(
         dispute,
         kind=kind,
-        actor=None,
         party=Party.DEADLINE,
         from_state=before,
         at=at,
@@ -301,9 +294,6 @@ def reminded(
     return log.add(
         dispute,
         kind=EventKind.REMINDER,
-        actor=None,
-        party=Party.PLATFORM,
-        from_state=dispute.state,
         at=at,
         data={"reminder": dispute.reminder_kind, "due": due.isoformat() if due else None},
         deadline_due_at=dispute.reminder_at,
@@ -317,9 +307,6 @@ def refund_news(
     return log.add(
         dispute,
         kind=kind,
-        actor=None,
-        party=Party.PLATFORM,
-        from_state=dispute.state,
         at=at,
         note=note,
         data={
@@ -340,7 +327,6 @@ def assigned(
         kind=EventKind.ASSIGNED,
         actor=user,
         party=Party.STAFF,
-        from_state=dispute.state,
         at=at,
         data={
             "assignee": assignee.pk if assignee else None,
@@ -408,7 +394,6 @@ def evidence_requested(
         kind=EventKind.EVIDENCE_REQUESTED,
         actor=user,
         party=Party.STAFF,
-        from_state=dispute.state,
         at=at,
         note=request.note,
         data={"party": request.party, "due": request.due_at.isoformat(), "request": request.pk},

@@ -287,6 +287,14 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
                 condition=~Q(state__in=[s.value for s in FINISHED_STATES]) | ~Q(closing=""),
                 name="dispute_finished_has_closing",
             ),
+            # Escrow reads "finished" as finished_at being set: the two never disagree.
+            models.CheckConstraint(
+                condition=(
+                    Q(state__in=[s.value for s in FINISHED_STATES]) & Q(finished_at__isnull=False)
+                )
+                | (~Q(state__in=[s.value for s in FINISHED_STATES]) & Q(finished_at__isnull=True)),
+                name="dispute_finished_exactly_when_finished_at",
+            ),
             models.CheckConstraint(
                 condition=Q(ruling_amount__isnull=True)
                 | (Q(ruling_amount__gte=0) & Q(ruling_amount__lte=models.F("amount_cap"))),
@@ -360,9 +368,12 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         conditions=[_not_saved_yet],
     )
     def open(self, *, at: datetime) -> None:
-        """The buyer's questionnaire was accepted: the seller's clock starts, with a
-        reminder before it runs out."""
+        """The buyer's questionnaire was accepted: their request is the proposal on the
+        table, and the seller's clock starts, with a reminder before it runs out."""
         self.opened_at = at
+        self.proposal_type, self.proposal_amount = self.original_request()
+        self.proposal_by = Party.BUYER
+        self.proposal_at = at
         due = deadlines.seller_response_due_at(opened_at=at)
         self._run_clock(DeadlineKind.SELLER_RESPONSE, due)
         self._remind(ReminderKind.SELLER_RESPONSE, due)

@@ -1,9 +1,8 @@
-"""What an agreed or decided outcome does to money, and what money tells the case.
+"""What an agreed or decided outcome does to money.
 
-The only module of ``disputes`` that imports ``refunds``: a change collects its refunds,
-coupons and escrow releases in a ``Settlement`` and writes them, in its own transaction,
-after its events. The refunds app reports a refund's news back through
-``refund_changed``, wired in ``settings.PORTAL_REFUND_HOOK``.
+The only part of the dispute write path that imports ``refunds``: a change collects its
+refunds, coupons and escrow releases in a ``Settlement``, and ``Change.flush`` writes them
+in the change's own transaction, right after its events. (Pages read refunds' selectors.)
 """
 
 from __future__ import annotations
@@ -13,12 +12,9 @@ from datetime import datetime
 from disputes import deadlines, events
 from disputes.events import EventLog
 from disputes.models import Dispute
-from disputes.services.guard import locked
 from disputes.states import Closing, EventKind, OutcomeType
-from refunds.models import Refund
 from refunds.services import (
     CouponRequest,
-    RefundChange,
     RefundRequest,
     coupons_issue,
     lock_orders_of_lines,
@@ -83,15 +79,27 @@ class Settlement:
         self.__init__()
 
 
-def finish(
-    dispute: Dispute, *, before: str, at: datetime, log: EventLog, money: Settlement
-) -> None:
+class Change:
+    """What one change (or a batch of changes) writes beside the dispute rows: its events
+    and outbox rows (``log``), then the money its outcome moves (``money``). ``flush``
+    writes both, in that order, in the caller's transaction."""
+
+    def __init__(self) -> None:
+        self.log = EventLog()
+        self.money = Settlement()
+
+    def flush(self, *, at: datetime) -> None:
+        self.log.flush()
+        self.money.flush(at=at)
+
+
+def finish(dispute: Dispute, *, before: str, at: datetime, change: Change) -> None:
     """The dispute just finished: note it (no second mail) and let its escrow go."""
-    events.resolved(log, dispute, before=before, at=at)
-    money.settled(dispute)
+    events.resolved(change.log, dispute, before=before, at=at)
+    change.money.settled(dispute)
 
 
-def take_effect(dispute: Dispute, *, at: datetime, log: EventLog, money: Settlement) -> None:
+def take_effect(dispute: Dispute, *, at: datetime, change: Change) -> None:
     """An agreed or decided outcome takes effect, in the transaction that agreed it.
 
     A refund is recorded now (and sent to the gateway after the commit); a coupon is
@@ -102,39 +110,23 @@ def take_effect(dispute: Dispute, *, at: datetime, log: EventLog, money: Settlem
     outcome = dispute.outcome_type
     if outcome == OutcomeType.RETURN_AND_REFUND:
         dispute.start_return(at=at)
-        events.promise_started(log, dispute, kind=EventKind.RETURN_STARTED, before=before, at=at)
+        events.promise_started(
+            change.log, dispute, kind=EventKind.RETURN_STARTED, before=before, at=at
+        )
         return
     if outcome == OutcomeType.REPLACEMENT:
         dispute.start_replacement(at=at)
         events.promise_started(
-            log, dispute, kind=EventKind.REPLACEMENT_STARTED, before=before, at=at
+            change.log, dispute, kind=EventKind.REPLACEMENT_STARTED, before=before, at=at
         )
         return
     if outcome in (OutcomeType.FULL_REFUND, OutcomeType.PARTIAL_REFUND):
-        money.refund(dispute)
+        change.money.refund(dispute)
         closing = Closing.REFUNDED
     elif outcome == OutcomeType.COUPON:
-        money.coupon(dispute)
+        change.money.coupon(dispute)
         closing = Closing.COUPON
     else:
         closing = Closing.REJECTED
     dispute.resolve(closing=closing, at=at)
-    finish(dispute, before=before, at=at, log=log, money=money)
-
-
-REFUND_EVENTS = {
-    RefundChange.SENT: EventKind.REFUND_SENT,
-    RefundChange.ARRIVED: EventKind.REFUND_ARRIVED,
-    RefundChange.FAILED: EventKind.REFUND_FAILED,
-}
-
-
-def refund_changed(*, refund: Refund, change: str, at: datetime, note: str = "") -> None:
-    """A refund of a dispute was sent, arrived or failed for good: put it on the dispute's
-    timeline and in both parties' mail, in the refund's own transaction."""
-    if refund.dispute_id is None:
-        return
-    dispute = locked(refund.dispute_id)
-    log = EventLog()
-    events.refund_news(log, dispute, kind=REFUND_EVENTS[change], refund=refund, at=at, note=note)
-    log.flush()
+    finish(dispute, before=before, at=at, change=change)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+
+# The longest text a person may write in any field (a description, a message, a reason).
+MAX_TEXT = 5000
 
 
 def _script_of(char: str) -> str:
@@ -57,3 +62,30 @@ def validate_latin_script(text: str) -> None:
         },
         code="script",
     )
+
+
+def clean_text(
+    text: str,
+    *,
+    field: str,
+    too_short: str,
+    too_long: str,
+    error: Callable[..., Exception],
+    minimum: int = 1,
+    english: bool = False,
+) -> str:
+    """The one rule for what people write: trimmed, at least ``minimum`` characters, at
+    most ``MAX_TEXT``, and in the Latin script where the arbitrators must read it (if the
+    portal requires it). ``too_long`` may use ``%(n)d`` for the limit. Refused with
+    ``error(message, field=field)``: the caller's own kind of refusal."""
+    text = text.strip()
+    if len(text) < minimum:
+        raise error(too_short, field=field)
+    if len(text) > MAX_TEXT:
+        raise error(too_long % {"n": MAX_TEXT}, field=field)
+    if english and settings.PORTAL_REQUIRE_LATIN_DESCRIPTION:
+        try:
+            validate_latin_script(text)
+        except ValidationError as exc:
+            raise error(exc.messages[0], field=field) from exc
+    return text

@@ -1,8 +1,10 @@
 """Evidence: validate by content, strip, store; attach to a case; hide with a reason.
 
 Files are checked and stored before the caller's transaction (storage is an external
-call); the caller then attaches them in its transaction, and deletes them again if that
-transaction fails. Who may send or see a file is the caller's business.
+call); the caller then attaches them in its transaction, and ``stored_evidence`` deletes
+them again if that transaction fails. Who may send or see a file is the caller's business;
+hiding one is for arbitrators only, and the case that owns it hears of it through
+``settings.PORTAL_EVIDENCE_HOOK``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
@@ -36,6 +36,7 @@ from evidence.validators import (
     probe_video,
     sniff,
 )
+from orders.hooks import call_hook
 
 logger = logging.getLogger(__name__)
 
@@ -269,5 +270,5 @@ def evidence_hide(*, evidence_id: int, user: Any, reason: str, now: datetime | N
             )
         )
         if hidden:
-            import_string(settings.PORTAL_EVIDENCE_HOOK)(evidence=item, user=user, at=now)
+            call_hook("PORTAL_EVIDENCE_HOOK", evidence=item, user=user, at=now)
     return hidden

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "refunds",
     "complaints",
     "dashboards",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -274,13 +275,13 @@ PORTAL_REFUND_RETRY_LONGEST = timedelta(
     seconds=env.int("PORTAL_REFUND_RETRY_LONGEST_SECONDS", default=3600)
 )
 # How many overdue items one sweep call handles before it returns.
+PORTAL_SWEEP_BATCH_SIZE = env.int("PORTAL_SWEEP_BATCH_SIZE", default=500)
 # How a lower app tells the one above it about a change, in the change's own transaction
 # (imports run one way: orders <- refunds <- disputes; evidence <- disputes). Wiring, not
 # configuration: each is a dotted path to a function taking keyword arguments.
 PORTAL_ORDER_HOOK = "refunds.services.order_changed"  # order_id, change, at
-PORTAL_REFUND_HOOK = "disputes.outcomes.refund_changed"  # refund, change, at, note
-PORTAL_EVIDENCE_HOOK = "disputes.services.thread.evidence_hidden"  # evidence, user, at
-PORTAL_SWEEP_BATCH_SIZE = env.int("PORTAL_SWEEP_BATCH_SIZE", default=500)
+PORTAL_REFUND_HOOK = "disputes.services.news.refund_changed"  # refund, change, at, note
+PORTAL_EVIDENCE_HOOK = "disputes.services.news.evidence_hidden"  # evidence, user, at
 
 LOGGING = {
     "version": 1,

@@ -26,10 +26,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Round
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from orders.hooks import call_hook
 from orders.models import Order, OrderLine
+from orders.services import lock_orders
 from orders.states import OrderChange, OrderState
 from refunds.gateway import GatewayError, get_gateway
 from refunds.models import Coupon, Payout, PayoutKind, Refund, RefundState
@@ -63,23 +64,20 @@ class RefundRequest:
     dispute_id: int | None = None
 
 
+MONEY_FIELDS = (
+    "pk",
+    "state",
+    "store_id",
+    "currency",
+    "payment_method",
+    "total_paid",
+    "refunded_total",
+    "paid_out_total",
+)
+
+
 def _lock_orders(order_ids: Iterable[int]) -> dict[int, Order]:
-    return {
-        order.pk: order
-        for order in Order.objects.select_for_update()
-        .filter(pk__in=set(order_ids))
-        .order_by("pk")
-        .only(
-            "pk",
-            "state",
-            "store_id",
-            "currency",
-            "payment_method",
-            "total_paid",
-            "refunded_total",
-            "paid_out_total",
-        )
-    }
+    return lock_orders(order_ids, fields=MONEY_FIELDS)
 
 
 def lock_orders_of_lines(line_ids: Iterable[int]) -> dict[int, Order]:
@@ -290,6 +288,8 @@ def order_changed(*, order_id: int, change: str, at: datetime) -> None:
         order_release_settled(order_id=order_id, now=at)
     elif change == OrderChange.CANCELLED:
         order_refund_cancelled(order_id=order_id, now=at)
+    else:
+        raise ValueError(f"unknown order change {change!r}")
 
 
 def order_refund_cancelled(*, order_id: int, now: datetime | None = None) -> list[Refund]:
@@ -361,7 +361,7 @@ def retry_delay(attempts: int):
 
 def _report(refund: Refund, change: str, at: datetime, note: str = "") -> None:
     """Tell whoever listens (the dispute's timeline and mail) in this transaction."""
-    import_string(settings.PORTAL_REFUND_HOOK)(refund=refund, change=change, at=at, note=note)
+    call_hook("PORTAL_REFUND_HOOK", refund=refund, change=change, at=at, note=note)
 
 
 def refund_send(*, refund_id: int, now: datetime | None = None) -> Refund:

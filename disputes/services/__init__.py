@@ -1,4 +1,5 @@
-"""Writes to disputes, one topic a module; every name a caller needs is re-exported here.
+"""Writes to disputes, one topic a module; every name a caller outside needs is re-exported
+here (the checks and helpers the modules share are imported from the module itself).
 
 Each service is one business step in one transaction, and goes the same way: lock the
 dispute row, check that the page the person saw is still current, let the state machine
@@ -12,12 +13,13 @@ leave the mail to the outbox, delivered after the commit.
 - ``fulfilment``: the return and the replacement, step by step
 - ``thread``: messages and evidence
 - ``arbitration``: assignment, rulings, replies, evidence requests
-- ``clocks``: what happens when a clock runs out, and the reminders before
+- ``clocks``: what happens when a clock runs out, and the reminders before;
+  ``clock_writer``: a sweep batch written back in one statement
+- ``news``: what refunds and evidence report back through their hooks
 """
 
 from disputes.services.arbitration import (
     Replied,
-    check_ruling,
     dispute_assign,
     dispute_reply_ruling,
     dispute_request_evidence,
@@ -25,10 +27,7 @@ from disputes.services.arbitration import (
 )
 from disputes.services.clocks import (
     ClockMismatch,
-    SweepResult,
-    apply_clock,
     dispute_process_deadline,
-    disputes_due,
     disputes_send_reminders,
     disputes_stalled,
     disputes_sweep_due,
@@ -42,17 +41,11 @@ from disputes.services.fulfilment import (
     dispute_ship_return,
 )
 from disputes.services.guard import (
-    MAX_TEXT,
     DeadlinePassed,
     DisputeError,
     StaleDispute,
-    clean_text,
-    lock_dispute,
-    save_transition,
 )
 from disputes.services.negotiation import (
-    check_amount,
-    check_proposal,
     dispute_accept,
     dispute_propose,
     dispute_withdraw,
@@ -61,8 +54,6 @@ from disputes.services.opening import (
     DisputeRequest,
     Opened,
     dispute_open,
-    evidence_required,
-    request_problems,
 )
 from disputes.services.thread import (
     EvidenceAdded,
@@ -70,8 +61,8 @@ from disputes.services.thread import (
     dispute_add_evidence,
     dispute_post_message,
     evidence_allowance,
-    mark_evidence_requests_answered,
 )
+from disputes.validators import MAX_TEXT
 
 __all__ = [
     "MAX_TEXT",
@@ -84,13 +75,7 @@ __all__ = [
     "Posted",
     "Replied",
     "StaleDispute",
-    "SweepResult",
-    "apply_clock",
-    "check_amount",
-    "check_proposal",
-    "check_ruling",
     "check_tracking",
-    "clean_text",
     "dispute_accept",
     "dispute_add_evidence",
     "dispute_assign",
@@ -107,14 +92,8 @@ __all__ = [
     "dispute_ship_replacement",
     "dispute_ship_return",
     "dispute_withdraw",
-    "disputes_due",
     "disputes_send_reminders",
     "disputes_stalled",
     "disputes_sweep_due",
     "evidence_allowance",
-    "evidence_required",
-    "lock_dispute",
-    "mark_evidence_requests_answered",
-    "request_problems",
-    "save_transition",
 ]

@@ -17,9 +17,8 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import is_arbitrator
 from disputes import deadlines, events
-from disputes.events import EventLog
 from disputes.models import Dispute, EvidenceRequest
-from disputes.outcomes import Settlement, take_effect
+from disputes.outcomes import Change, take_effect
 from disputes.services.guard import (
     DisputeError,
     StaleDispute,
@@ -68,9 +67,9 @@ def dispute_assign(
         before = dispute.assignee
         dispute.assignee = assignee
         dispute.save(update_fields=["assignee"])
-        log = EventLog()
-        events.assigned(log, dispute, user=user, assignee=assignee, before=before, at=now)
-        log.flush()
+        change = Change()
+        events.assigned(change.log, dispute, user=user, assignee=assignee, before=before, at=now)
+        change.flush(at=now)
     return dispute
 
 
@@ -113,13 +112,12 @@ def dispute_rule(
         amount = check_ruling(dispute=dispute, outcome=outcome, amount=amount, reason=reason)
         before = dispute.state
         method(by=user, outcome=outcome, amount=amount, reason=reason.strip(), at=now)
-        log, money_moved = EventLog(), Settlement()
-        events.ruled(log, dispute, user=user, before=before, at=now, final=final)
+        change = Change()
+        events.ruled(change.log, dispute, user=user, before=before, at=now, final=final)
         if final:
-            take_effect(dispute, at=now, log=log, money=money_moved)
+            take_effect(dispute, at=now, change=change)
         save_transition(dispute)
-        log.flush()
-        money_moved.flush(at=now)
+        change.flush(at=now)
     return dispute
 
 
@@ -162,10 +160,10 @@ def dispute_reply_ruling(
         before = dispute.state
         method(party=party, at=now)
         rows = attach_evidence(dispute=dispute, stored=stored, user=user, party=party, now=now)
-        log, money_moved = EventLog(), Settlement()
+        change = Change()
         both = dispute.state == DisputeState.AGREED
         events.ruling_replied(
-            log,
+            change.log,
             dispute,
             user=user,
             party=party,
@@ -177,10 +175,9 @@ def dispute_reply_ruling(
             agreed_by_both=both,
         )
         if both:
-            take_effect(dispute, at=now, log=log, money=money_moved)
+            take_effect(dispute, at=now, change=change)
         save_transition(dispute)
-        log.flush()
-        money_moved.flush(at=now)
+        change.flush(at=now)
     return Replied(dispute, rows, rejected)
 
 
@@ -221,7 +218,7 @@ def dispute_request_evidence(
             created_at=now,
             due_at=deadlines.evidence_request_due_at(requested_at=now, days=days),
         )
-        log = EventLog()
-        events.evidence_requested(log, dispute, user=user, request=request, at=now)
-        log.flush()
+        change = Change()
+        events.evidence_requested(change.log, dispute, user=user, request=request, at=now)
+        change.flush(at=now)
     return request

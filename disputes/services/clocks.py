@@ -25,9 +25,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from disputes import events
-from disputes.events import EventLog
 from disputes.models import Dispute
-from disputes.outcomes import Settlement, finish, take_effect
+from disputes.outcomes import Change, finish, take_effect
 from disputes.services.clock_writer import write_batch
 from disputes.services.guard import lock_dispute
 from disputes.states import DeadlineKind, DisputeState, EventKind, ReminderKind
@@ -114,7 +113,7 @@ def disputes_stalled(*, now: datetime, grace: timedelta | None = None) -> QueryS
     return Dispute.objects.filter(next_deadline_at__lte=now - grace)
 
 
-def apply_clock(dispute: Dispute, *, now: datetime, log: EventLog, money: Settlement) -> None:
+def apply_clock(dispute: Dispute, *, now: datetime, change: Change) -> None:
     """The consequence of the dispute's clock running out, on a locked row."""
     due = dispute.next_deadline_at
     kind = dispute.deadline_kind
@@ -125,7 +124,7 @@ def apply_clock(dispute: Dispute, *, now: datetime, log: EventLog, money: Settle
         # The limit passed with no final ruling: marked late, staff are told.
         dispute.arbitration_overdue(at=now)
         events.clock_ran_out(
-            log,
+            change.log,
             dispute,
             kind=EventKind.ARBITRATION_LATE,
             clock=kind,
@@ -139,7 +138,7 @@ def apply_clock(dispute: Dispute, *, now: datetime, log: EventLog, money: Settle
         # No agreement in the negotiation period: the platform escalates the case to staff.
         dispute.escalate(at=now)
         events.clock_ran_out(
-            log,
+            change.log,
             dispute,
             kind=EventKind.ESCALATED,
             clock=kind,
@@ -153,7 +152,7 @@ def apply_clock(dispute: Dispute, *, now: datetime, log: EventLog, money: Settle
         name, note, then = CLOCK_RULES[kind]
         getattr(dispute, name)(at=now)
         events.clock_ran_out(
-            log,
+            change.log,
             dispute,
             kind=EventKind.DEADLINE_PASSED,
             clock=kind,
@@ -164,11 +163,11 @@ def apply_clock(dispute: Dispute, *, now: datetime, log: EventLog, money: Settle
             with_outcome=True,
         )
         if then == "take_effect":
-            take_effect(dispute, at=now, log=log, money=money)
+            take_effect(dispute, at=now, change=change)
         else:
             if then == "refund":
-                money.refund(dispute)
-            finish(dispute, before=dispute.state, at=now, log=log, money=money)
+                change.money.refund(dispute)
+            finish(dispute, before=dispute.state, at=now, change=change)
     dispute.revision += 1
     dispute.sweep_failures = 0
     dispute.sweep_error = ""
@@ -186,11 +185,10 @@ def dispute_process_deadline(*, dispute_id: int, now: datetime | None = None) ->
         dispute = lock_dispute(dispute_id, skip_locked=True)
         if dispute is None or dispute.next_deadline_at is None or dispute.next_deadline_at > now:
             return False
-        log, money = EventLog(), Settlement()
-        apply_clock(dispute, now=now, log=log, money=money)
+        change = Change()
+        apply_clock(dispute, now=now, change=change)
         dispute.save()
-        log.flush()
-        money.flush(at=now)
+        change.flush(at=now)
     return True
 
 
@@ -205,14 +203,15 @@ def _sweep_batch(*, now: datetime, batch_size: int) -> tuple[int, int]:
                 .select_related("store")
                 .order_by("next_deadline_at", "id")[:batch_size]
             )
+            if not rows:
+                return 0, 0
             claimed = [row.pk for row in rows]
             expected = {row.pk: row.state for row in rows}
-            log, money = EventLog(), Settlement()
+            change = Change()
             for dispute in rows:
-                apply_clock(dispute, now=now, log=log, money=money)
+                apply_clock(dispute, now=now, change=change)
             write_batch(rows, expected)
-            log.flush()
-            money.flush(at=now)
+            change.flush(at=now)
         return len(rows), 0
     except Exception:
         logger.exception("sweep batch of %d failed; retrying its rows one by one", len(claimed))
@@ -266,16 +265,16 @@ def disputes_send_reminders(*, now: datetime | None = None, batch_size: int | No
             )
             if not rows:
                 return sent
-            log = EventLog()
+            change = Change()
             for dispute in rows:
                 due = (
                     dispute.arbitration_target_at
                     if dispute.reminder_kind == ReminderKind.ARBITRATION_TARGET
                     else dispute.next_deadline_at
                 )
-                events.reminded(log, dispute, at=now, due=due)
+                events.reminded(change.log, dispute, at=now, due=due)
             Dispute.objects.filter(pk__in=[row.pk for row in rows]).update(
                 reminder_at=None, reminder_kind=""
             )
-            log.flush()
+            change.flush(at=now)
             sent += len(rows)

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from disputes import events
-from disputes.events import EventLog, outcome_data
+from disputes.events import outcome_data
 from disputes.models import Dispute
-from disputes.outcomes import Settlement, finish, take_effect
+from disputes.outcomes import Change, finish, take_effect
 from disputes.services.guard import DisputeError, check_move, locked, save_transition
 from disputes.states import EventKind
 from orders.models import OrderLine
@@ -51,28 +51,30 @@ def _step(
     kind: str,
     expected_revision: int | None,
     now: datetime,
-    data: dict[str, Any] | None = None,
+    with_outcome: bool = False,
     **kwargs: Any,
-) -> tuple[Dispute, EventLog, str]:
-    """Lock, check and apply one person's transition and record its (notifying) event.
-    Returns the dispute, its log and the state it was in, for what follows."""
+) -> tuple[Dispute, Change, str]:
+    """Lock, check and apply one person's transition and record its (notifying) event,
+    with the outcome the transition decided if asked. Returns the dispute, the change and
+    the state it was in, for what follows."""
     dispute = locked(dispute_id)
     method = getattr(dispute, name)
     party = check_move(dispute, user, method, expected_revision, now)
     before = dispute.state
     method(at=now, **kwargs)
-    log = EventLog()
+    change = Change()
     events.moved(
-        log,
+        change.log,
         dispute,
         kind=kind,
         user=user,
         party=party,
         before=before,
         at=now,
-        **{**kwargs, **(data or {})},
+        **kwargs,
+        **(outcome_data(dispute) if with_outcome else {}),
     )
-    return dispute, log, before
+    return dispute, change, before
 
 
 def dispute_ship_return(
@@ -88,7 +90,7 @@ def dispute_ship_return(
     now = now or timezone.now()
     carrier, tracking = check_tracking(carrier=carrier, tracking=tracking)
     with transaction.atomic():
-        dispute, log, _before = _step(
+        dispute, change, _before = _step(
             dispute_id=dispute_id,
             user=user,
             name="ship_return",
@@ -99,7 +101,7 @@ def dispute_ship_return(
             tracking=tracking,
         )
         save_transition(dispute)
-        log.flush()
+        change.flush(at=now)
     return dispute
 
 
@@ -113,7 +115,7 @@ def dispute_confirm_return(
     """The seller got the returned parcel: the refund goes out."""
     now = now or timezone.now()
     with transaction.atomic():
-        dispute, log, before = _step(
+        dispute, change, before = _step(
             dispute_id=dispute_id,
             user=user,
             name="confirm_return",
@@ -121,12 +123,10 @@ def dispute_confirm_return(
             expected_revision=expected_revision,
             now=now,
         )
-        money_moved = Settlement()
-        money_moved.refund(dispute)
+        change.money.refund(dispute)
         save_transition(dispute)
-        finish(dispute, before=before, at=now, log=log, money=money_moved)
-        log.flush()
-        money_moved.flush(at=now)
+        finish(dispute, before=before, at=now, change=change)
+        change.flush(at=now)
     return dispute
 
 
@@ -148,7 +148,7 @@ def dispute_ship_replacement(
             .values_list("order__protection_days", flat=True)
             .get()
         )
-        dispute, log, _before = _step(
+        dispute, change, _before = _step(
             dispute_id=dispute_id,
             user=user,
             name="ship_replacement",
@@ -160,7 +160,7 @@ def dispute_ship_replacement(
             protection_days=protection_days,
         )
         save_transition(dispute)
-        log.flush()
+        change.flush(at=now)
     return dispute
 
 
@@ -174,7 +174,7 @@ def dispute_confirm_replacement(
     """The buyer got the replacement: the dispute is resolved."""
     now = now or timezone.now()
     with transaction.atomic():
-        dispute, log, before = _step(
+        dispute, change, before = _step(
             dispute_id=dispute_id,
             user=user,
             name="confirm_replacement",
@@ -182,11 +182,9 @@ def dispute_confirm_replacement(
             expected_revision=expected_revision,
             now=now,
         )
-        money_moved = Settlement()
         save_transition(dispute)
-        finish(dispute, before=before, at=now, log=log, money=money_moved)
-        log.flush()
-        money_moved.flush(at=now)
+        finish(dispute, before=before, at=now, change=change)
+        change.flush(at=now)
     return dispute
 
 
@@ -201,18 +199,16 @@ def dispute_replacement_not_arrived(
     buyer's original request is granted and takes effect."""
     now = now or timezone.now()
     with transaction.atomic():
-        dispute, log, _before = _step(
+        dispute, change, _before = _step(
             dispute_id=dispute_id,
             user=user,
             name="replacement_not_arrived",
             kind=EventKind.REPLACEMENT_NOT_ARRIVED,
             expected_revision=expected_revision,
             now=now,
+            with_outcome=True,
         )
-        log.events[-1].data = outcome_data(dispute)
-        money_moved = Settlement()
-        take_effect(dispute, at=now, log=log, money=money_moved)
+        take_effect(dispute, at=now, change=change)
         save_transition(dispute)
-        log.flush()
-        money_moved.flush(at=now)
+        change.flush(at=now)
     return dispute

@@ -7,17 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
+from disputes import validators
 from disputes.models import Dispute
 from disputes.states import DeadlineKind, Party
-from disputes.validators import validate_latin_script
 
-MAX_TEXT = 5000
 CENT = Decimal("0.01")
 
 
@@ -49,36 +46,14 @@ class DeadlinePassed(StaleDispute):
     """The running clock ran out: its consequence is due, not a person's action."""
 
 
-def money(amount: Decimal, currency: str) -> str:
+def format_money(amount: Decimal, currency: str) -> str:
     return f"{amount:.2f} {currency}"
 
 
-def clean_text(
-    text: str,
-    *,
-    field: str,
-    too_short: str,
-    too_long: str,
-    minimum: int = 1,
-    english: bool = False,
-    error: type[Exception] | None = None,
-) -> str:
-    """The one rule for what people write: trimmed, at least ``minimum`` characters, at
-    most ``MAX_TEXT``, and in the Latin script where the arbitrators must read it (if the
-    portal requires it). ``too_long`` may use ``%(n)d`` for the limit. Refused with
-    ``error`` (a ``DisputeError`` unless the caller has its own), naming the field."""
-    refuse = error or DisputeError
-    text = text.strip()
-    if len(text) < minimum:
-        raise refuse(too_short, field=field)
-    if len(text) > MAX_TEXT:
-        raise refuse(too_long % {"n": MAX_TEXT}, field=field)
-    if english and settings.PORTAL_REQUIRE_LATIN_DESCRIPTION:
-        try:
-            validate_latin_script(text)
-        except ValidationError as exc:
-            raise refuse(exc.messages[0], field=field) from exc
-    return text
+def clean_text(text: str, **rule: Any) -> str:
+    """The one rule for what people write (``disputes.validators.clean_text``), refused
+    with a ``DisputeError`` naming the field."""
+    return validators.clean_text(text, error=DisputeError, **rule)
 
 
 def lock_dispute(dispute_id: int, *, skip_locked: bool = False) -> Dispute | None:

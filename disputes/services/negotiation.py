@@ -12,16 +12,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from disputes import events
-from disputes.events import EventLog, outcome_data
+from disputes.events import outcome_data
 from disputes.models import Dispute
-from disputes.outcomes import Settlement, take_effect
+from disputes.outcomes import Change, take_effect
 from disputes.services.guard import (
     CENT,
     DisputeError,
     check_move,
     clean_text,
+    format_money,
     locked,
-    money,
     save_transition,
 )
 from disputes.states import (
@@ -46,7 +46,7 @@ def check_amount(*, dispute: Dispute, amount: Decimal | None) -> Decimal:
     if amount > dispute.amount_cap:
         raise DisputeError(
             _("The amount cannot be more than the %(cap)s paid for the disputed item(s).")
-            % {"cap": money(dispute.amount_cap, dispute.currency)},
+            % {"cap": format_money(dispute.amount_cap, dispute.currency)},
             field="amount",
         )
     return amount
@@ -96,11 +96,11 @@ def dispute_accept(
     with transaction.atomic():
         dispute = locked(dispute_id)
         party = check_move(dispute, user, dispute.accept, expected_revision, now)
-        log, money_moved = EventLog(), Settlement()
+        change = Change()
         before = dispute.state
         dispute.accept(party=party, at=now)
         events.moved(
-            log,
+            change.log,
             dispute,
             kind=EventKind.ACCEPTED,
             user=user,
@@ -109,10 +109,9 @@ def dispute_accept(
             at=now,
             **outcome_data(dispute),
         )
-        take_effect(dispute, at=now, log=log, money=money_moved)
+        take_effect(dispute, at=now, change=change)
         save_transition(dispute)
-        log.flush()
-        money_moved.flush(at=now)
+        change.flush(at=now)
     return dispute
 
 
@@ -135,12 +134,12 @@ def dispute_propose(
         amount = check_proposal(
             dispute=dispute, party=party, outcome=outcome, amount=amount, note=note
         )
-        log = EventLog()
+        change = Change()
         before = dispute.state
         dispute.propose(party=party, outcome=outcome, amount=amount, note=note, at=now)
         save_transition(dispute)
         events.proposed(
-            log,
+            change.log,
             dispute,
             user=user,
             party=party,
@@ -150,7 +149,7 @@ def dispute_propose(
             amount=amount,
             note=note,
         )
-        log.flush()
+        change.flush(at=now)
     return dispute
 
 
@@ -167,12 +166,12 @@ def dispute_withdraw(
     with transaction.atomic():
         dispute = locked(dispute_id)
         party = check_move(dispute, user, dispute.withdraw, expected_revision, now)
-        log, money_moved = EventLog(), Settlement()
+        change = Change()
         before = dispute.state
         dispute.withdraw(at=now)
         save_transition(dispute)
         events.moved(
-            log,
+            change.log,
             dispute,
             kind=EventKind.WITHDRAWN,
             user=user,
@@ -181,9 +180,8 @@ def dispute_withdraw(
             at=now,
             note=note.strip(),
         )
-        money_moved.settled(dispute)
-        log.flush()
-        money_moved.flush(at=now)
+        change.money.settled(dispute)
+        change.flush(at=now)
     return dispute
 
 

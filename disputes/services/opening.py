@@ -14,12 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from disputes import deadlines, events
-from disputes.events import EventLog
 from disputes.models import Dispute
-from disputes.services.guard import CENT, DisputeError, clean_text, money
-from disputes.states import OutcomeType, Party, Reason, RequestedOutcome
+from disputes.outcomes import Change
+from disputes.services.guard import CENT, DisputeError, clean_text, format_money
+from disputes.states import Party, Reason, RequestedOutcome
 from evidence.services import Rejection, evidence_attach, stored_evidence
-from orders.models import Order, OrderLine
+from orders.models import OrderLine
+from orders.services import lock_orders
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -92,7 +93,7 @@ def request_problems(
             "requested_amount",
             _("You paid %(cap)s for %(n)d item(s): the refund cannot be more than that.")
             % {
-                "cap": money(line.price_for(request.quantity), line.order.currency),
+                "cap": format_money(line.price_for(request.quantity), line.order.currency),
                 "n": request.quantity,
             },
         )
@@ -133,19 +134,19 @@ def dispute_open(
             )
         with transaction.atomic():
             dispute = _open(line=line, buyer=buyer, request=request, now=now)
-            log = EventLog()
-            events.opened(log, dispute, buyer=buyer, at=now)
+            change = Change()
+            events.opened(change.log, dispute, buyer=buyer, at=now)
             evidence_attach(
                 stored=stored, dispute_id=dispute.pk, uploaded_by=buyer, party=Party.BUYER, now=now
             )
-            log.flush()
+            change.flush(at=now)
     return Opened(dispute, rejected)
 
 
 def _open(*, line: OrderLine, buyer: User, request: DisputeRequest, now: datetime) -> Dispute:
     # The order first, then the line: the order every money writer follows (an order
     # completing at this moment then sees the new dispute and keeps the line held).
-    Order.objects.select_for_update().only("pk").get(pk=line.order_id)
+    lock_orders([line.order_id], fields=["pk"])
     line = (
         OrderLine.objects.select_for_update(of=("self",))
         .select_related("order", "order__store")
@@ -163,13 +164,6 @@ def _open(*, line: OrderLine, buyer: User, request: DisputeRequest, now: datetim
     )
     if not window.is_open:
         raise DisputeError(window.explanation)
-    cap = line.price_for(request.quantity)
-    if request.requested_outcome == RequestedOutcome.RETURN_AND_REFUND:
-        proposal = OutcomeType.RETURN_AND_REFUND
-    elif request.requested_amount == cap:
-        proposal = OutcomeType.FULL_REFUND
-    else:
-        proposal = OutcomeType.PARTIAL_REFUND
     dispute = Dispute(
         line=line,
         order=order,
@@ -181,12 +175,8 @@ def _open(*, line: OrderLine, buyer: User, request: DisputeRequest, now: datetim
         quantity=request.quantity,
         requested_outcome=request.requested_outcome,
         requested_amount=request.requested_amount,
-        amount_cap=cap,
+        amount_cap=line.price_for(request.quantity),
         currency=order.currency,
-        proposal_type=proposal,
-        proposal_amount=request.requested_amount,
-        proposal_by=Party.BUYER,
-        proposal_at=now,
     )
     dispute.open(at=now)
     try:

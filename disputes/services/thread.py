@@ -1,5 +1,5 @@
 """The dispute's thread: messages and evidence from either side (or staff) while the
-dispute is open, and what the timeline says when staff hide an item."""
+dispute is open."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from disputes import events
-from disputes.events import EventLog
 from disputes.models import Dispute, DisputeMessage, EvidenceRequest
+from disputes.outcomes import Change
 from disputes.services.guard import DisputeError, StaleDispute, clean_text, locked, party_of
+from disputes.states import Party
 from evidence.models import Evidence
-from evidence.services import Rejection, evidence_attach, stored_evidence
+from evidence.services import Rejection, StoredFile, evidence_attach, stored_evidence
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -53,7 +54,13 @@ def mark_evidence_requests_answered(*, dispute_id: int, party: str, now: datetim
 
 
 def attach_evidence(
-    *, dispute: Dispute, stored: Sequence[Any], user: Any, party: str, now: datetime, **extra: Any
+    *,
+    dispute: Dispute,
+    stored: Sequence[StoredFile],
+    user: Any,
+    party: str,
+    now: datetime,
+    **extra: Any,
 ) -> list[Evidence]:
     """Attach stored files to the locked dispute; they answer the side's open requests."""
     rows = evidence_attach(
@@ -64,7 +71,7 @@ def attach_evidence(
     return rows
 
 
-def _open_for_files(dispute_id: int, user: User, *, closed: str) -> tuple[Dispute, str]:
+def _open_for_files(dispute_id: int, user: User, *, closed: str) -> tuple[Dispute, Party]:
     """The dispute and the person's side, before any file is stored (refused if finished)."""
     dispute = Dispute.objects.select_related("store").get(pk=dispute_id)
     party = party_of(dispute, user)
@@ -94,9 +101,11 @@ def dispute_add_evidence(
                 raise StaleDispute(closed)
             check_allowance(dispute=dispute, party=party, count=len(stored))
             rows = attach_evidence(dispute=dispute, stored=stored, user=user, party=party, now=now)
-            log = EventLog()
-            events.evidence_added(log, dispute, user=user, party=party, at=now, evidence=rows)
-            log.flush()
+            change = Change()
+            events.evidence_added(
+                change.log, dispute, user=user, party=party, at=now, evidence=rows
+            )
+            change.flush(at=now)
     return EvidenceAdded(rows, rejected)
 
 
@@ -144,17 +153,9 @@ def dispute_post_message(
             now=now,
             message_id=message.pk,
         )
-        log = EventLog()
-        events.message_posted(log, dispute, message=message, party=party, at=now, evidence=rows)
-        log.flush()
+        change = Change()
+        events.message_posted(
+            change.log, dispute, message=message, party=party, at=now, evidence=rows
+        )
+        change.flush(at=now)
     return Posted(message, rejected)
-
-
-def evidence_hidden(*, evidence: Evidence, user: Any, at: datetime) -> None:
-    """Staff hid an item (``evidence.services.evidence_hide``, through
-    ``settings.PORTAL_EVIDENCE_HOOK``): the dispute's timeline says so, with the reason."""
-    dispute = locked(evidence.dispute_id)
-    evidence.refresh_from_db(fields=["hidden_reason"])
-    log = EventLog()
-    events.evidence_hidden(log, dispute, user=user, at=at, evidence=evidence)
-    log.flush()

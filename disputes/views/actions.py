@@ -223,6 +223,7 @@ def post_message(request: HttpRequest, pk: int) -> HttpResponse:
         form_name="message_form",
         done="",
         anchor="#messages",
+        keep_typed=True,
     )
 
 
@@ -239,6 +240,7 @@ def add_evidence(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         form=form,
         form_name="evidence_form",
+        keep_typed=True,
         done=lambda added: (
             ngettext("%(n)d file added.", "%(n)d files added.", len(added.evidence))
             % {"n": len(added.evidence)}

@@ -28,6 +28,7 @@ from disputes.services import (
     StaleDispute,
     dispute_process_deadline,
 )
+from disputes.views.context import detail_context
 
 
 def conflict(request: HttpRequest, dispute_id: int, error: Exception) -> HttpResponse:
@@ -62,12 +63,14 @@ def respond(
     form_name: str = "",
     anchor: str = "",
     ask_files_again: bool = False,
+    keep_typed: bool = False,
 ) -> HttpResponse:
     """Run ``action`` (one service call) and answer as every dispute action does.
 
     ``form`` is validated first; ``form_name`` is its name on the dispute page, where a
     refused form is shown again (a form without one, such as a button's revision, gets
-    its refusal as a message)."""
+    its refusal as a message). ``keep_typed``: a refusal that names no field of the form
+    (a file limit reached meanwhile) is shown on the form too, so what was typed stays."""
     if form is not None and not form.is_valid():
         if "revision" in form.errors:
             return conflict(request, dispute.pk, StaleDispute(_("The form was incomplete.")))
@@ -77,13 +80,18 @@ def respond(
     except StaleDispute as exc:
         return conflict(request, dispute.pk, exc)
     except DisputeError as exc:
-        fixable = [problem for problem in exc.problems if form and problem.field in form.fields]
-        if not (form_name and fixable):
+        on_form = [
+            problem
+            for problem in exc.problems
+            if form and (keep_typed or problem.field in form.fields)
+        ]
+        if not (form_name and on_form):
             # A button, or a move that is not the person's to make: nothing typed to fix.
             messages.error(request, str(exc))
             return redirect(dispute.get_absolute_url())
-        for problem in fixable:
-            form.add_error(problem.field, str(problem))
+        for problem in on_form:
+            field = problem.field if problem.field in form.fields else None
+            form.add_error(field, str(problem))
         return _form_again(request, dispute, form, form_name, ask_files_again)
     message = done(result) if callable(done) else done
     if message:
@@ -95,8 +103,6 @@ def respond(
 def _form_again(
     request: HttpRequest, dispute: Dispute, form: forms.Form, form_name: str, ask_files_again: bool
 ) -> HttpResponse:
-    from disputes.views.pages import detail_context
-
     if ask_files_again:
         ask_for_files_again(request, form, "files")
     return render(

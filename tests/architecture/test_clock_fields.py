@@ -10,9 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from disputes.events import EventLog
 from disputes.models import Dispute
-from disputes.outcomes import Settlement
+from disputes.outcomes import Change
 from disputes.services.clock_writer import CLOCK_FIELDS
 from disputes.services.clocks import CLOCK_STATES, apply_clock
 from disputes.states import DeadlineKind, OutcomeType, Party, RequestedOutcome
@@ -87,7 +86,7 @@ def test_every_field_a_clock_changes_is_written_by_the_batch(kind, outcome, ship
     dispute = dispute_waiting_on(kind, outcome, shipped=shipped)
     before = values(dispute)
     try:
-        apply_clock(dispute, now=NOW, log=EventLog(), money=Settlement())
+        apply_clock(dispute, now=NOW, change=Change())
     except Exception as exc:  # a combination the state machine refuses: nothing to write
         if type(exc).__name__ != "TransitionNotAllowed":
             raise

@@ -579,7 +579,7 @@ def complaints(alice, carol, sam, bobs_store, daves_store):
                 body=f"The seller never answered my messages about order {index}.",
                 files=[photo(f"c{index}.jpg")],
                 now=timezone.now() - (10 - index) * DAY,
-            )
+            ).complaint
         )
     complaint_answer(complaint_id=made[0].pk, user=sam, answer="We have warned the seller.")
     return made

@@ -979,3 +979,13 @@ def test_amounts_below_a_cent_are_refused_not_rounded(amount, alice, bobs_store,
         open_dispute(line=order.lines.first(), buyer=alice, request=request, now=now)
     assert refused.value.field == "requested_amount"
     assert not Dispute.objects.exists()
+
+
+def test_the_database_keeps_finished_and_finished_at_together(dispute, now):
+    """Escrow reads an unfinished dispute as one without ``finished_at``: the database
+    refuses a row where the two disagree, whoever writes it."""
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Dispute.objects.filter(pk=dispute.pk).update(finished_at=now)
+    assert Dispute.objects.get(pk=dispute.pk).finished_at is None

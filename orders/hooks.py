@@ -1,0 +1,36 @@
+"""How an app tells the app above it about a change without importing it: the function to
+call is named in a setting (``PORTAL_*_HOOK``, a dotted path), and is called with keyword
+arguments inside the change's own transaction. A system check refuses to start the portal
+if a hook does not import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.utils.module_loading import import_string
+
+
+def hook_settings() -> list[str]:
+    return sorted(
+        {name for name in dir(settings) if name.startswith("PORTAL_") and name.endswith("_HOOK")}
+    )
+
+
+def call_hook(setting: str, **kwargs: Any) -> None:
+    import_string(getattr(settings, setting))(**kwargs)
+
+
+@checks.register()
+def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors = []
+    for name in hook_settings():
+        try:
+            target = import_string(getattr(settings, name))
+        except ImportError as exc:
+            errors.append(checks.Error(f"{name} does not import: {exc}", id="portal.E001"))
+            continue
+        if not callable(target):
+            errors.append(checks.Error(f"{name} is not a function", id="portal.E002"))
+    return errors
