@@ -31,7 +31,9 @@ COPY templates/ templates/
 COPY static/ static/
 
 # Static files are collected at build time and served by whitenoise; no database is needed.
-RUN python manage.py collectstatic --noinput
+# The settings refuse to load without a SECRET_KEY when DEBUG is off: this step gets a throw-away
+# one of its own (not kept in the image's environment; compose gives the real one at run time).
+RUN SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput
 
 # The code stays owned by root; the portal's user may only write under var/ (uploads, the
 # beat schedule, mail files). The media folder exists in the image so that a named volume

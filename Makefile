@@ -34,7 +34,7 @@ run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=1 PORTAL_PORT=$(PORTAL_PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORTAL_PORT)} $(VENV)/bin/honcho -f Procfile.dev start
 
 test: $(VENV)/.installed-dev lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -6,7 +6,8 @@ class User(AbstractUser):
     """A person using the portal.
 
     A buyer is any user with orders; a seller is a user who owns a store
-    (``orders.Store.owner``); an arbitrator is a staff user in the Arbitrators group.
+    (``orders.Store.owner``); an arbitrator is active staff holding the permission
+    ``disputes.rule_dispute`` (``accounts.roles``, the one definition).
     """
 
     class Meta:

@@ -1,8 +1,11 @@
-"""The portal's roles, as Django groups with the permissions each needs."""
+"""The portal's roles, as Django groups with the permissions each needs, and the one
+authority on who may do what: who is an arbitrator, what other staff may see."""
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 ARBITRATORS = "Arbitrators"
@@ -41,9 +44,68 @@ def ensure_role_groups(**kwargs: Any) -> None:
     group.permissions.add(*wanted)
 
 
-def is_arbitrator(user: Any) -> bool:
+# --- the one authority: who may do what ---------------------------------------------------------
+# Every check of a staff member's rights asks one of these (or a permission through
+# ``staff_may``); nothing else looks at ``is_staff`` or at the group's name.
+RULE_DISPUTE = "disputes.rule_dispute"
+VIEW_DISPUTE = "disputes.view_dispute"
+
+
+def _active_staff(user: Any) -> bool:
     return bool(
-        user.is_authenticated
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and user.is_active
         and user.is_staff
-        and (user.is_superuser or user.groups.filter(name=ARBITRATORS).exists())
     )
+
+
+def staff_may(user: Any, permission: str) -> bool:
+    """Active staff holding ``permission`` (``app_label.codename``), through a group or
+    directly; a superuser holds every permission."""
+    return _active_staff(user) and user.has_perm(permission)
+
+
+def is_arbitrator(user: Any) -> bool:
+    """An arbitrator: active staff with ``disputes.rule_dispute`` (the Arbitrators group
+    holds it, and so does a superuser). The same rule as ``arbitrators()``."""
+    return staff_may(user, RULE_DISPUTE)
+
+
+def arbitrators() -> QuerySet:
+    """Every arbitrator, by the rule of ``is_arbitrator``: active staff with
+    ``disputes.rule_dispute`` given to them, to one of their groups, or as superusers."""
+    app_label, codename = RULE_DISPUTE.split(".")
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(
+                user_permissions__content_type__app_label=app_label,
+                user_permissions__codename=codename,
+            )
+            | Q(
+                groups__permissions__content_type__app_label=app_label,
+                groups__permissions__codename=codename,
+            )
+        )
+        .distinct()
+    )
+
+
+def may_view_disputes(user: Any) -> bool:
+    """Staff who read every dispute on the portal's pages: those with
+    ``disputes.view_dispute``, and arbitrators. They see a case; only its parties and
+    arbitrators write in it."""
+    return staff_may(user, VIEW_DISPUTE) or is_arbitrator(user)
+
+
+def may_see_hidden_evidence(user: Any) -> bool:
+    """An item hidden by an arbitrator is shown to arbitrators only."""
+    return is_arbitrator(user)
+
+
+def works_in_admin(user: Any) -> bool:
+    """Staff with at least one permission: the admin has something for them."""
+    return _active_staff(user) and (user.is_superuser or bool(user.get_all_permissions()))

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, QuerySet
 
+from accounts.roles import staff_may
 from complaints.models import Complaint
 from evidence.models import Evidence
 
@@ -18,7 +19,7 @@ def complaints_for_user(*, user: User) -> QuerySet[Complaint]:
     qs = Complaint.objects.select_related("order", "store").prefetch_related(
         Prefetch("evidence", queryset=Evidence.objects.order_by("created_at", "id"))
     )
-    if user.is_staff and user.has_perm("complaints.view_complaint"):
+    if staff_may(user, "complaints.view_complaint"):
         return qs
     return qs.filter(buyer_id=user.pk)
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.roles import staff_may
 from complaints.models import Complaint, ComplaintState
 from disputes.deadlines import WindowStatus
 from disputes.validators import clean_text
@@ -103,7 +104,7 @@ def complaint_answer(
 ) -> Complaint:
     """Staff answer a complaint; the buyer reads the answer on their complaints page."""
     now = now or timezone.now()
-    if not (user.is_staff and user.has_perm("complaints.change_complaint")):
+    if not staff_may(user, "complaints.change_complaint"):
         raise ComplaintError(_("Only staff who handle complaints can answer one."))
     answer = clean_text(
         answer,

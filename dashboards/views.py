@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.roles import works_in_admin
 from dashboards.selectors import buyer_order_rows
 from disputes.standing import store_standing
 from orders.models import default_currency
@@ -28,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     if store_for_seller(user=request.user) is not None:
         return redirect("dashboards:seller_dashboard")
-    if request.user.is_staff and not request.user.orders.exists():
+    if works_in_admin(request.user) and not request.user.orders.exists():
         return redirect("admin:index")
     return redirect("dashboards:my_orders")
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.roles import is_arbitrator
 from disputes.admin_filters import (
     AssigneeFilter,
     ClockFilter,
@@ -46,7 +47,6 @@ from disputes.standing import store_standing
 from disputes.states import DisputeState, Party
 from orders.admin import RecordAdmin
 
-RULE_PERMISSION = "disputes.rule_dispute"
 # A buyer's other disputes shown on a case page (newest first).
 HISTORY_SHOWN = 50
 
@@ -61,6 +61,9 @@ class DisputeAdmin(RecordAdmin):
     """Every dispute, read-only, and the arbitration queue (``?queue=1``: escalated cases,
     oldest first). The state never moves here except through the arbitration services:
     assigning, ruling and asking for evidence are forms on the case page, for arbitrators."""
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
 
     change_list_template = "admin/disputes/dispute/change_list.html"
     change_form_template = "admin/disputes/dispute/change_form.html"
@@ -134,18 +137,12 @@ class DisputeAdmin(RecordAdmin):
         if obj.state != DisputeState.ESCALATED:
             return text
         if obj.arbitration_limit_at and now > obj.arbitration_limit_at:
-            badge, colour = _g("over limit"), "#ba2121"
+            badge, css = _g("over limit"), "arbitration-over"
         elif obj.arbitration_target_at and now > obj.arbitration_target_at:
-            badge, colour = _g("late"), "#b45f06"
+            badge, css = _g("late"), "arbitration-late"
         else:
             return text
-        return format_html(
-            '{} <strong class="arbitration-badge" style="color:#fff;background:{};'
-            'padding:1px 5px;border-radius:3px">{}</strong>',
-            text,
-            colour,
-            badge,
-        )
+        return format_html('{} <strong class="arbitration-badge {}">{}</strong>', text, css, badge)
 
     @admin.display(description=_("amount"), ordering="requested_amount")
     def amount(self, obj: Dispute) -> str:
@@ -153,7 +150,7 @@ class DisputeAdmin(RecordAdmin):
 
     # --- who may act -------------------------------------------------------------------------
     def has_rule_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(RULE_PERMISSION)
+        return is_arbitrator(request.user)
 
     @admin.action(description=_("Assign to me"), permissions=["rule"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet) -> None:

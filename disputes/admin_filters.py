@@ -5,26 +5,18 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import ARBITRATORS
+from accounts.roles import arbitrators as all_arbitrators
 from disputes.services import disputes_stalled
 from disputes.states import DisputeState
 
 
 def arbitrators() -> QuerySet:
-    """Who may be given a case: active staff in the Arbitrators group, or superusers
-    (the same people ``accounts.roles.is_arbitrator`` accepts)."""
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, is_staff=True)
-        .filter(Q(is_superuser=True) | Q(groups__name=ARBITRATORS))
-        .distinct()
-        .order_by("first_name", "username")
-    )
+    """Who may be given a case: every arbitrator (``accounts.roles.arbitrators``), by name."""
+    return all_arbitrators().order_by("first_name", "username")
 
 
 class ClockFilter(admin.SimpleListFilter):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import GET_STATE, ConcurrentTransitionMixin, FSMField, transition
 
+from accounts.roles import is_arbitrator
 from disputes import deadlines
 from disputes.states import (
     FINISHED_STATES,
@@ -74,7 +75,7 @@ def _may_rule(dispute: Dispute, user: Any) -> bool:
     dispute of their own (as its buyer or its store's owner)."""
     if user.pk in (dispute.buyer_id, dispute.store.owner_id):
         return False
-    return bool(user.is_staff and user.has_perm("disputes.rule_dispute"))
+    return is_arbitrator(user)
 
 
 def _first_ruling(dispute: Dispute) -> bool:
@@ -318,8 +319,8 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
             return Party.BUYER
         if user.pk == self.store.owner_id:
             return Party.SELLER
-        if user.is_staff:
-            return Party.STAFF
+        if is_arbitrator(user):
+            return Party.STAFF  # only arbitrators write in a case; other staff only read
         return None
 
     @property

@@ -33,17 +33,11 @@ RETRY_AFTER = timedelta(minutes=2)
 
 
 def arbitrator_ids() -> list[int]:
-    """Every active arbitrator (who hears of a case no one has taken yet)."""
-    from django.contrib.auth import get_user_model
+    """Every active arbitrator (who hears of a case no one has taken yet): the same people
+    who may be given a case and rule (``accounts.roles.arbitrators``)."""
+    from accounts.roles import arbitrators
 
-    from accounts.roles import ARBITRATORS
-
-    return list(
-        get_user_model()
-        .objects.filter(is_active=True, is_staff=True, groups__name=ARBITRATORS)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    return list(arbitrators().order_by("pk").values_list("pk", flat=True))
 
 
 def recipient_ids(event: DisputeEvent, *, arbitrators: list[int] | None = None) -> list[int]:

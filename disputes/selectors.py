@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, Q, QuerySet
 
+from accounts.roles import may_view_disputes
 from disputes.models import Dispute, DisputeEvent, DisputeMessage, EvidenceRequest, Notification
 from disputes.states import DisputeState
 
@@ -15,11 +16,12 @@ if TYPE_CHECKING:
 
 def disputes_for_user(*, user: Any) -> QuerySet[Dispute]:
     """The disputes a person may see: their own as buyer, their store's as seller, and
-    every dispute for staff."""
+    every dispute for staff who may read disputes (``accounts.roles.may_view_disputes``);
+    other staff see only their own, like anyone."""
     qs = Dispute.objects.select_related("line", "order", "store", "buyer")
     if not user.is_authenticated:
         return qs.none()
-    if user.is_staff:
+    if may_view_disputes(user):
         return qs
     return qs.filter(Q(buyer=user) | Q(store__owner=user))
 

@@ -17,6 +17,9 @@ class EvidenceAdmin(admin.ModelAdmin):
     """Evidence is never edited or deleted. An arbitrator may hide an item by writing the
     reason, which the parties see and the timeline records."""
 
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
     list_display = ["id", "dispute", "party", "kind", "original_name", "created_at", "hidden_at"]
     list_filter = ["kind", "party", ("hidden_at", admin.EmptyFieldListFilter)]
     list_select_related = ["dispute"]
@@ -48,12 +51,13 @@ class EvidenceAdmin(admin.ModelAdmin):
             thumb = reverse(f"{prefix}_thumbnail", args=[case, obj.pk])
             return format_html(
                 '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="" '
-                'style="max-width:320px;max-height:240px"></a>',
+                'class="evidence-admin-thumb"></a>',
                 url,
                 thumb,
             )
         return format_html(
-            '<video controls preload="metadata" src="{}" style="max-width:480px"></video>', url
+            '<video controls preload="metadata" src="{}" class="evidence-admin-video"></video>',
+            url,
         )
 
     def _may_hide(self, request) -> bool:

@@ -9,7 +9,10 @@ from django.conf import settings
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 
-ACCEPT = "image/jpeg,image/png,image/webp,video/mp4,video/quicktime,video/webm"
+ACCEPT = (
+    "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif,"
+    "video/mp4,video/quicktime,video/webm"
+)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -32,7 +35,7 @@ class EvidenceField(forms.FileField):
 def _limits() -> str:
     mb = 1024 * 1024
     return _(
-        "JPEG, PNG, WebP up to %(photo)d MB; MP4, MOV, WebM up to %(video)d MB; "
+        "JPEG, PNG, WebP, HEIC up to %(photo)d MB; MP4, MOV, WebM up to %(video)d MB; "
         "up to %(files)d files."
     ) % {
         "photo": settings.PORTAL_EVIDENCE_MAX_IMAGE_BYTES // mb,

@@ -51,11 +51,14 @@ class Evidence(models.Model):
     kind = models.CharField(_("kind"), max_length=8, choices=EvidenceKind.choices)
     content_type = models.CharField(_("content type"), max_length=40)
     original_name = models.CharField(_("file name as sent"), max_length=200)
-    # What was received, byte for byte (the stored photo is re-encoded without metadata).
+    # What was received, byte for byte (the stored copy is rewritten without metadata).
     received_sha256 = models.CharField(_("SHA-256 as received"), max_length=64)
     received_size = models.PositiveBigIntegerField(_("size as received (bytes)"))
     file = models.FileField(_("file"), max_length=200)
     stored_size = models.PositiveBigIntegerField(_("size stored (bytes)"))
+    # What is stored: photos re-encoded, videos rewritten without their metadata (empty for
+    # items stored before the stored copy was hashed).
+    stored_sha256 = models.CharField(_("SHA-256 as stored"), max_length=64, blank=True)
     thumbnail = models.FileField(_("thumbnail"), max_length=200, blank=True)
     width = models.PositiveIntegerField(_("width"), null=True, blank=True)
     height = models.PositiveIntegerField(_("height"), null=True, blank=True)

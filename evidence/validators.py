@@ -1,30 +1,58 @@
 """What a file really is, decided by its content: never by its name or Content-Type.
 
-Photos (JPEG, PNG, WebP) are fully decoded by Pillow, with too many pixels an error (a
-decompression bomb); videos (MP4, MOV, WebM) are probed for a video track, its duration,
-size and codec. Every refusal is a sentence for the person, naming the file.
+Photos (JPEG, PNG, WebP, and HEIC/HEIF from phones through pillow-heif) are fully decoded
+by Pillow, with too many pixels an error (a decompression bomb); a JPEG much larger than
+needed is decoded at a reduced scale (draft mode), and at most
+``PORTAL_EVIDENCE_DECODES_AT_ONCE`` photos or video frames are decoded at once in a process
+(``decode_slot``). Videos (MP4, MOV, WebM) are opened with PyAV and probed for a video
+track, its duration, size and codec. Every refusal is a sentence for the person, naming
+the file.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 
 import filetype
 from django.conf import settings
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
-IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+# HEIC/HEIF through Pillow, without the extra images a HEIF may carry (never stored).
+register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+# The sniffed type of an accepted photo, and the extension of the stored file of that type.
+IMAGE_TYPES = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/heic": "jpg",
+    "image/heif": "jpg",
+}
 VIDEO_TYPES = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
-PILLOW_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+# The container each accepted video is written back to (PyAV's muxer names).
+VIDEO_MUXERS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"}
+PILLOW_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "HEIF": "image/heic",
+}
+# Codec names as people know them (PyAV gives FFmpeg's short names).
+CODEC_NAMES = {"h264": "AVC", "hevc": "HEVC", "vp8": "VP8", "vp9": "VP9", "av1": "AV1"}
+# How long an upload waits for a free decode slot before it is refused (seconds).
+DECODE_WAIT_SECONDS = 120
 # Kinds people try to send, with a word on why they are refused.
 KNOWN_REFUSED = {
     "image/gif": "GIF",
-    "image/heic": "HEIC",
-    "image/heif": "HEIF",
+    "image/avif": "AVIF",
     "image/svg+xml": "SVG",
     "application/postscript": "EPS/PostScript",
     "application/pdf": "PDF",
@@ -94,8 +122,8 @@ def sniff(name: str, stream: IO[bytes], size: int) -> tuple[str, str]:
         raise EvidenceRejected(
             name,
             _(
-                "%(kind)s files are not accepted. Send photos as JPEG, PNG or WebP and videos "
-                "as MP4, MOV or WebM."
+                "%(kind)s files are not accepted. Send photos as JPEG, PNG, WebP or HEIC and "
+                "videos as MP4, MOV or WebM."
             )
             % {"kind": label},
         )
@@ -107,7 +135,7 @@ def sniff(name: str, stream: IO[bytes], size: int) -> tuple[str, str]:
         name,
         _(
             "this is not a photo or a video we can read, whatever its name says. Send photos "
-            "as JPEG, PNG or WebP and videos as MP4, MOV or WebM."
+            "as JPEG, PNG, WebP or HEIC and videos as MP4, MOV or WebM."
         ),
     )
 
@@ -130,19 +158,65 @@ def check_size(name: str, kind: str, size: int) -> None:
         )
 
 
+_slots: tuple[int, threading.BoundedSemaphore] | None = None
+_slots_lock = threading.Lock()
+
+
+@contextmanager
+def decode_slot(name: str, *, wait: float | None = DECODE_WAIT_SECONDS) -> Iterator[None]:
+    """Hold one of the ``PORTAL_EVIDENCE_DECODES_AT_ONCE`` decode slots of this process.
+
+    A decoded photo of 40 Mpx takes 120 MB; the slots bound how many are in memory at once
+    whatever the number of threads. Refused (a busy server) if none frees up in ``wait``
+    seconds; ``wait=None`` waits as long as it takes (background tasks).
+    """
+    global _slots
+    size = max(1, int(settings.PORTAL_EVIDENCE_DECODES_AT_ONCE))
+    with _slots_lock:
+        if _slots is None or _slots[0] != size:
+            _slots = (size, threading.BoundedSemaphore(size))
+        slots = _slots[1]
+    if not slots.acquire(timeout=wait):
+        raise EvidenceRejected(
+            name, _("the server is busy reading other photos; please send this file again.")
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def _draft_size(size: tuple[int, int]) -> tuple[int, int] | None:
+    """The size to ask of JPEG draft mode: the long side kept at least
+    ``PORTAL_EVIDENCE_DRAFT_MIN_SIDE``; None when the photo is not twice as large."""
+    side = int(settings.PORTAL_EVIDENCE_DRAFT_MIN_SIDE)
+    width, height = size
+    if side <= 0 or max(width, height) < 2 * side:
+        return None
+    if width >= height:
+        return side, max(1, side * height // width)
+    return max(1, side * width // height), side
+
+
 def open_image(name: str, stream: IO[bytes]) -> Image.Image:
-    """Decode the whole image, refusing bombs, truncation and anything Pillow doubts."""
+    """Decode the whole image, refusing bombs, truncation and anything Pillow doubts.
+
+    Call it in a ``decode_slot``. A JPEG at least twice ``PORTAL_EVIDENCE_DRAFT_MIN_SIDE`` on
+    its long side is decoded at 1/2, 1/4 or 1/8 scale (never below that side).
+    """
     Image.MAX_IMAGE_PIXELS = settings.PORTAL_EVIDENCE_MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             stream.seek(0)
-            with Image.open(stream) as probe:
+            with Image.open(stream, formats=list(PILLOW_FORMATS)) as probe:
                 probe.verify()
             stream.seek(0)
-            image = Image.open(stream)
+            image = Image.open(stream, formats=list(PILLOW_FORMATS))
             if image.format not in PILLOW_FORMATS:
                 raise EvidenceRejected(name, _("this image format is not accepted."))
+            if image.format == "JPEG" and (target := _draft_size(image.size)):
+                image.draft(None, target)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise EvidenceRejected(
@@ -160,21 +234,52 @@ def open_image(name: str, stream: IO[bytes]) -> Image.Image:
     return image
 
 
-def probe_video(name: str, path: str) -> tuple[int | None, int | None, Decimal | None, str]:
-    """Width, height, duration (s) and codec of the first video track, or a refusal."""
-    from pymediainfo import MediaInfo
+def _open_video(name: str, source: Any) -> Any:
+    import av
 
     try:
-        info = MediaInfo.parse(path)
-    except Exception as exc:
-        raise EvidenceRejected(name, _("this video cannot be read.")) from exc
-    tracks = [t for t in info.tracks if t.track_type == "Video"]
-    if not tracks:
-        raise EvidenceRejected(name, _("this video is damaged: no picture could be found in it."))
-    track = tracks[0]
-    general = next((t for t in info.tracks if t.track_type == "General"), None)
-    duration_ms = track.duration or (general.duration if general else None)
-    duration = (
-        (Decimal(str(duration_ms)) / 1000).quantize(Decimal("0.001")) if duration_ms else None
-    )
-    return track.width, track.height, duration, track.format or track.codec_id or ""
+        return av.open(source, "r", metadata_errors="ignore")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise EvidenceRejected(
+            name, _("this video is damaged: it cannot be read as a video.")
+        ) from exc
+
+
+def picture_streams(container: Any) -> list[Any]:
+    """The moving-picture tracks (not a cover image some files carry)."""
+    import av
+
+    return [
+        stream
+        for stream in container.streams.video
+        if not stream.disposition & av.stream.Disposition.attached_pic
+    ]
+
+
+def probe_video(name: str, path: str) -> tuple[int | None, int | None, Decimal | None, str]:
+    """Width, height, duration (s) and codec of the first video track, or a refusal."""
+    import av
+
+    with _open_video(name, path) as container:
+        tracks = picture_streams(container)
+        if not tracks:
+            raise EvidenceRejected(
+                name, _("this video is damaged: no picture could be found in it.")
+            )
+        track = tracks[0]
+        context = track.codec_context
+        width, height = (context.width or None, context.height or None) if context else (None, None)
+        if width and height and width * height > settings.PORTAL_EVIDENCE_MAX_PIXELS:
+            raise EvidenceRejected(
+                name,
+                _("the video's picture is too large (more than %(n)s million pixels).")
+                % {"n": settings.PORTAL_EVIDENCE_MAX_PIXELS // 1_000_000},
+            )
+        seconds = None
+        if track.duration and track.time_base:
+            seconds = track.duration * track.time_base
+        elif container.duration:
+            seconds = container.duration / av.time_base
+        duration = Decimal(str(float(seconds))).quantize(Decimal("0.001")) if seconds else None
+        codec = context.name if context else ""
+        return width, height, duration, CODEC_NAMES.get(codec, codec.upper())

@@ -2,7 +2,7 @@
 
 Evidence belongs to a dispute or to a complaint; the app that owns the case finds the item
 through its own selector scoped to the person asking, then answers with these. Hidden items
-are shown to staff only.
+are shown to arbitrators only (``accounts.roles``).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from typing import Any
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 
+from accounts.roles import may_see_hidden_evidence
 from evidence import storage
 from evidence.models import Evidence
 
 
 def visible_or_404(item: Evidence, *, user: Any) -> Evidence:
-    """The item itself, unless it is hidden and the person is not staff."""
-    if item.is_hidden and not user.is_staff:
+    """The item itself, unless it is hidden and the person is not an arbitrator."""
+    if item.is_hidden and not may_see_hidden_evidence(user):
         raise Http404
     return item
 

@@ -6,8 +6,11 @@ under ``var/`` and a Celery broker kept in files, so ``make run`` needs no other
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -17,8 +20,18 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The default key is for the demo and the tests; docker-compose.yml and deployments set their own.
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-change-me")
+# A deployment sets its own key (docker-compose.yml demands one). Without DEBUG the portal refuses
+# to start on the public default, which would let anyone forge sessions and password-reset links;
+# only `make run` (DEBUG=1) uses it. The test suite names its own key (tests/settings.py).
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set and DEBUG is off: the portal will not run on a public key. "
+            "Set SECRET_KEY to a long random string (python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'), or DEBUG=1 on a development machine."
+        )
+    SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 (DEBUG only)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
@@ -32,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "axes",
+    "csp",
     "accounts",
     "orders",
     "disputes",
@@ -45,14 +60,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -103,6 +122,11 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out log-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -231,10 +255,72 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG and env.bool("HTTPS", default=False):
+# HTTPS=1: the portal sits behind a TLS proxy (README, "Deploying") that sets X-Forwarded-Proto
+# and appends the client's address to X-Forwarded-For.
+HTTPS = not DEBUG and env.bool("HTTPS", default=False)
+if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    if not SECURE_HSTS_PRELOAD:
+        # Opting out of the browsers' preload list is the operator's choice, not a mistake.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Content-Security-Policy on every page (django-csp): scripts and styles only from the portal's
+# own static files, never inline (Django admin included: tests/test_deploy.py checks that no
+# ModelAdmin turns on the change list's one inline <style>). Evidence on S3 is shown from signed
+# links on the bucket's origin.
+CSP_EVIDENCE_ORIGINS = env.list("CSP_EVIDENCE_ORIGINS", default=[])
+if AWS_STORAGE_BUCKET_NAME and not CSP_EVIDENCE_ORIGINS:
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+    if _endpoint:
+        _parts = urlsplit(_endpoint)
+        CSP_EVIDENCE_ORIGINS = [
+            f"{_parts.scheme}://{_parts.netloc}",
+            f"{_parts.scheme}://{AWS_STORAGE_BUCKET_NAME}.{_parts.netloc}",
+        ]
+    else:
+        CSP_EVIDENCE_ORIGINS = [f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com"]
+        if _region := env.str("AWS_S3_REGION_NAME", default=""):
+            CSP_EVIDENCE_ORIGINS.append(
+                f"https://{AWS_STORAGE_BUCKET_NAME}.s3.{_region}.amazonaws.com"
+            )
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # data: for the icons Pico's stylesheet draws (checkboxes, selects).
+        "img-src": [SELF, "data:", *CSP_EVIDENCE_ORIGINS],
+        "media-src": [SELF, *CSP_EVIDENCE_ORIGINS],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# --- Log-in protection (django-axes) ---
+# A person gets LOGIN_FAILURE_LIMIT wrong passwords per account and address (the last one is
+# answered with the lock-out page, and every try after it is refused, even the right password)
+# for LOGIN_LOCKOUT_MINUTES, counted from the failure that locked. Staff unlock early by deleting
+# the "access attempt" in admin; a password reset by mail unlocks the account too.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+# Behind the TLS proxy every request comes from the proxy: the client is the address the proxy
+# appended last to X-Forwarded-For.
+LOGIN_TRUST_X_FORWARDED_FOR = HTTPS
 
 # --- The business rules' numbers (SPEC.md, "Deadlines") -------------------------------------------
 # Every duration lives here and is read only by disputes/deadlines.py.
@@ -263,6 +349,12 @@ PORTAL_EVIDENCE_MAX_VIDEO_BYTES = env.int("PORTAL_EVIDENCE_MAX_VIDEO_MB", defaul
 PORTAL_EVIDENCE_MAX_FILES_PER_PARTY = env.int("PORTAL_EVIDENCE_MAX_FILES", default=10)
 # Pillow refuses images above this many pixels (a decompression bomb), as an error.
 PORTAL_EVIDENCE_MAX_PIXELS = env.int("PORTAL_EVIDENCE_MAX_PIXELS", default=40_000_000)
+# At most this many photos (or video poster frames) are decoded at once in one process: a
+# decoded 40 Mpx photo takes 120 MB, whatever the number of threads.
+PORTAL_EVIDENCE_DECODES_AT_ONCE = env.int("PORTAL_EVIDENCE_DECODES_AT_ONCE", default=2)
+# A JPEG at least twice this long side is decoded at 1/2, 1/4 or 1/8 scale (draft mode),
+# never below this side, and stored at that size.
+PORTAL_EVIDENCE_DRAFT_MIN_SIDE = env.int("PORTAL_EVIDENCE_DRAFT_MIN_SIDE", default=3000)
 # Refunds: the gateway adapter, and how often a failing refund is tried before staff look.
 PORTAL_REFUND_GATEWAY = env.str("PORTAL_REFUND_GATEWAY", default="refunds.gateway.SimulatedGateway")
 PORTAL_SIMULATED_GATEWAY_MODE = env.str("PORTAL_SIMULATED_GATEWAY_MODE", default="ok")

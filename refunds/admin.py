@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.roles import staff_may
 from orders.admin import RecordAdmin
 from refunds.models import Coupon, GatewayCall, Payout, Refund
 from refunds.selectors import refunds_overdue
@@ -72,7 +73,7 @@ class RefundAdmin(RecordAdmin):
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
         """Staff who handle refunds (the services check the same permission)."""
-        return request.user.is_staff and request.user.has_perm("refunds.change_refund")
+        return staff_may(request.user, "refunds.change_refund")
 
     @admin.action(description=_("Retry now"), permissions=["refund"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Refund]) -> None:

@@ -28,6 +28,7 @@ from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.roles import staff_may
 from orders.hooks import call_hook
 from orders.models import Order, OrderLine
 from orders.services import lock_orders
@@ -442,7 +443,7 @@ def refunds_send_due(*, now: datetime | None = None, limit: int = 200) -> dict[s
 
 def refund_retry(*, refund_id: int, user: User, now: datetime | None = None) -> Refund:
     """Staff send a flagged refund again (after fixing its cause)."""
-    if not (user.is_staff and user.has_perm("refunds.change_refund")):
+    if not staff_may(user, "refunds.change_refund"):
         raise RefundError(_("Only staff who handle refunds can retry one."))
     with transaction.atomic():
         locked = Refund.objects.select_for_update().get(pk=refund_id)
@@ -459,7 +460,7 @@ def refund_mark_arrived(*, refund_id: int, user: Any, now: datetime | None = Non
     now = now or timezone.now()
     with transaction.atomic():
         locked = Refund.objects.select_for_update().select_related("order").get(pk=refund_id)
-        staff = user.is_staff and user.has_perm("refunds.change_refund")
+        staff = staff_may(user, "refunds.change_refund")
         if user.pk != locked.order.buyer_id and not staff:
             raise RefundError(_("This refund is not yours."))
         if locked.state == RefundState.ARRIVED:

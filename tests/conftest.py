@@ -182,3 +182,21 @@ def _fast_passwords(settings):
 def _private_media(settings, tmp_path):
     """Every test stores its files in a folder of its own."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+# Tests that share one outside service (the Redis broker and its Celery workers, Chromium with
+# a live server, subprocesses of the portal) run one after the other on one xdist worker;
+# everything else is spread over the others (`make test` runs pytest -n auto --dist loadgroup).
+SHARED_SERVICE_FILES = (
+    "tests/disputes/test_celery_delivery.py",
+    "tests/disputes/test_notifications_redis.py",
+    "tests/refunds/test_refund_worker_kill.py",
+    "tests/test_compose.py",
+    "tests/test_deploy.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("browser") or item.nodeid.startswith(SHARED_SERVICE_FILES):
+            item.add_marker(pytest.mark.xdist_group("shared-services"))

@@ -278,3 +278,41 @@ def test_docker_compose_refuses_to_run_without_a_secret_key(tmp_path: Path) -> N
     result = run_compose_config(None, tmp_path)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_web_is_published_on_the_loopback_only(services: dict) -> None:
+    """The TLS proxy on the host is the only way in: gunicorn is never on a public interface."""
+    ports = services["web"]["ports"]
+    assert ports
+    for port in ports:
+        assert str(port).startswith("127.0.0.1:"), f"web publishes {port!r} on every interface"
+    for name in ("worker", "beat", "db", "redis"):
+        assert "ports" not in services[name], f"{name} publishes a port"
+
+
+def test_web_healthcheck_passes_the_https_redirect(services: dict, client, settings) -> None:
+    """With HTTPS=1 plain http is redirected to https; the healthcheck says it came via TLS."""
+    argv = healthcheck_argv(services["web"]["healthcheck"]["test"])
+    assert "headers={'X-Forwarded-Proto': 'https'}" in " ".join(argv)
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert client.get("/login/", HTTP_HOST="127.0.0.1").status_code == 301
+    answer = client.get("/login/", HTTP_HOST="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")
+    assert answer.status_code == 200
+
+
+def test_dockerfile_build_steps_that_load_the_settings_give_a_secret_key() -> None:
+    """Without DEBUG the settings refuse to load with no SECRET_KEY, and the build has none."""
+    for keyword, args in dockerfile_instructions():
+        if keyword == "RUN" and "manage.py" in args:
+            words = shlex.split(args)
+            assignments = words[: words.index("python")]
+            assert any(word.startswith(("SECRET_KEY=", "DEBUG=1")) for word in assignments), args
+
+
+def test_compose_passes_the_log_in_protection_settings(services: dict) -> None:
+    for name in PORTAL_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["HTTPS"].startswith("${HTTPS:-")
+        assert environment["LOGIN_FAILURE_LIMIT"] == "${LOGIN_FAILURE_LIMIT:-10}"
+        assert environment["LOGIN_LOCKOUT_MINUTES"].startswith("${LOGIN_LOCKOUT_MINUTES:-")

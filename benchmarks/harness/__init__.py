@@ -23,6 +23,8 @@ def setup_django() -> str:
         url = DEFAULT_URL
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    # The benchmarks run the portal as deployed (DEBUG off), with a throw-away key.
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret-" + "x" * 40)
     os.environ.pop("REDIS_URL", None)
 
     import psycopg

@@ -31,6 +31,7 @@ from disputes.services.guard import (
 from disputes.services.negotiation import outcome_amount
 from disputes.services.thread import attach_evidence, check_allowance, evidence_allowance
 from disputes.states import RULINGS, DisputeState, OutcomeType, Party
+from disputes.validators import visible_text
 from evidence.models import Evidence
 from evidence.services import Rejection, stored_evidence
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 
 def _arbitrator_only(user: Any) -> None:
-    if not (user.is_staff and user.has_perm("disputes.rule_dispute")):
+    if not is_arbitrator(user):
         raise DisputeError(_("Only arbitrators can do this."))
 
 
@@ -104,6 +105,7 @@ def dispute_rule(
     """An arbitrator rules on an escalated case. The first ruling waits for the parties'
     replies; the second (after an objection) is final and takes effect now."""
     now = now or timezone.now()
+    reason = visible_text(reason)
     with transaction.atomic():
         dispute = locked(dispute_id)
         final = dispute.ruling_round >= 1
@@ -111,7 +113,7 @@ def dispute_rule(
         check_move(dispute, user, method, expected_revision, now)
         amount = check_ruling(dispute=dispute, outcome=outcome, amount=amount, reason=reason)
         before = dispute.state
-        method(by=user, outcome=outcome, amount=amount, reason=reason.strip(), at=now)
+        method(by=user, outcome=outcome, amount=amount, reason=reason, at=now)
         change = Change()
         events.ruled(change.log, dispute, user=user, before=before, at=now, final=final)
         if final:

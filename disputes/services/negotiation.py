@@ -32,6 +32,7 @@ from disputes.states import (
     OutcomeType,
     Party,
 )
+from disputes.validators import visible_text
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -127,7 +128,7 @@ def dispute_propose(
 ) -> Dispute:
     """The seller answers with another solution (or revises it); the buyer counters."""
     now = now or timezone.now()
-    note = note.strip()
+    note = visible_text(note)
     with transaction.atomic():
         dispute = locked(dispute_id)
         party = check_move(dispute, user, dispute.propose, expected_revision, now)
@@ -178,7 +179,7 @@ def dispute_withdraw(
             party=party,
             before=before,
             at=now,
-            note=note.strip(),
+            note=visible_text(note),
         )
         change.money.settled(dispute)
         change.flush(at=now)

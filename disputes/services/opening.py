@@ -18,6 +18,7 @@ from disputes.models import Dispute
 from disputes.outcomes import Change
 from disputes.services.guard import CENT, DisputeError, clean_text, format_money
 from disputes.states import Party, Reason, RequestedOutcome
+from disputes.validators import visible_text
 from evidence.services import Rejection, evidence_attach, stored_evidence
 from orders.models import OrderLine
 from orders.services import lock_orders
@@ -171,7 +172,7 @@ def _open(*, line: OrderLine, buyer: User, request: DisputeRequest, now: datetim
         store=order.store,
         received=request.received,
         reason=request.reason,
-        description=request.description.strip(),
+        description=visible_text(request.description),
         quantity=request.quantity,
         requested_outcome=request.requested_outcome,
         requested_amount=request.requested_amount,

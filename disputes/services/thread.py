@@ -1,5 +1,6 @@
-"""The dispute's thread: messages and evidence from either side (or staff) while the
-dispute is open."""
+"""The dispute's thread: messages and evidence from either side (or an arbitrator) while
+the dispute is open. Staff who are not arbitrators have no side (``Dispute.party_of``) and
+are refused, so they never write nor use up a side's files."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def _open_for_files(dispute_id: int, user: User, *, closed: str) -> tuple[Disput
 def dispute_add_evidence(
     *, dispute_id: int, user: User, files: Sequence[Any], now: datetime | None = None
 ) -> EvidenceAdded:
-    """Either side (or staff) adds photos and videos while the dispute is not finished.
+    """Either side (or an arbitrator) adds photos and videos while the dispute is not
+    finished.
 
     Each file is judged alone: the good ones are kept, the others refused by name."""
     now = now or timezone.now()
@@ -117,8 +119,8 @@ def dispute_post_message(
     files: Sequence[Any] = (),
     now: datetime | None = None,
 ) -> Posted:
-    """Buyer, seller or staff write in the dispute's thread while it is not finished,
-    with photos or videos attached if they like."""
+    """Buyer, seller or an arbitrator write in the dispute's thread while it is not
+    finished, with photos or videos attached if they like."""
     now = now or timezone.now()
     body = clean_text(
         body,

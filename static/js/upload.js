@@ -3,9 +3,9 @@
 // and sent with XMLHttpRequest so the <progress> bar can follow large videos.
 (function () {
   "use strict";
-  var PHOTO = ["image/jpeg", "image/png", "image/webp"];
+  var PHOTO = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"];
   var VIDEO = ["video/mp4", "video/quicktime", "video/webm"];
-  var EXT = { jpg: "photo", jpeg: "photo", png: "photo", webp: "photo", mp4: "video", mov: "video", webm: "video", m4v: "video" };
+  var EXT = { jpg: "photo", jpeg: "photo", png: "photo", webp: "photo", heic: "photo", heif: "photo", mp4: "video", mov: "video", webm: "video", m4v: "video" };
   var LIMIT = { photo: 15 * 1024 * 1024, video: 200 * 1024 * 1024 };
 
   function kindOf(file) {
@@ -20,7 +20,7 @@
     form.querySelectorAll("input[type=file]").forEach(function (input) {
       Array.prototype.forEach.call(input.files || [], function (file) {
         var kind = kindOf(file);
-        if (!kind) problems.push(file.name + ": not a photo (JPEG, PNG, WebP) or video (MP4, MOV, WebM).");
+        if (!kind) problems.push(file.name + ": not a photo (JPEG, PNG, WebP, HEIC) or video (MP4, MOV, WebM).");
         else if (file.size === 0) problems.push(file.name + ": the file is empty.");
         else if (file.size > LIMIT[kind]) problems.push(file.name + ": " + (file.size / 1048576).toFixed(1) + " MB is more than the " + LIMIT[kind] / 1048576 + " MB allowed for a " + kind + ".");
       });

@@ -95,3 +95,41 @@ def test_a_single_latin_lookalike_from_another_script_is_caught():
 )
 def test_latin_letters_outside_the_basic_blocks_pass(text):
     validate_latin_script(text)
+
+
+# --- letter-like symbols and invisible characters ---------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "shown", "script"),
+    [
+        pytest.param("The dress is \u32d0\u32d1\u32d2 torn", "\u32d0", "Katakana", id="circled"),
+        pytest.param("Broken \u3200\u3201 seam on the left", "\u3200", "Hangul", id="parenth"),
+        pytest.param("Torn \u2801\u2803\u2809 along the seam", "\u2801", "Braille", id="braille"),
+        pytest.param("It is torn \u1d78 along the seam", "\u1d78", "Cyrillic", id="modifier"),
+    ],
+)
+def test_letter_like_symbols_of_another_script_are_refused(text, shown, script):
+    message = refusal(text)
+    assert f"“{shown}”" in message
+    assert f"({script})" in message
+
+
+def test_invisible_characters_count_for_nothing():
+    from disputes.validators import clean_text, visible_text
+
+    class Refused(Exception):
+        def __init__(self, message, *, field):
+            super().__init__(message)
+
+    rule = {"field": "description", "too_short": "short", "too_long": "long", "minimum": 10}
+    with pytest.raises(Refused, match="short"):
+        clean_text("\u200b" * 20, error=Refused, **rule)
+    with pytest.raises(Refused, match="short"):
+        clean_text("ab\u200b\u200c\u200d\u2060\ufeff\u00adcd" * 2, error=Refused, **rule)
+    # A right-to-left override is dropped, the Latin letters it would reorder are kept.
+    assert visible_text("\u202edesserd eht\u202c is torn") == "desserd eht is torn"
+    assert clean_text("\u202eThe seam is torn\u202c", error=Refused, **rule) == ("The seam is torn")
+
+
+def test_a_right_to_left_override_does_not_hide_another_script():
+    message = refusal("\u202eПлатье\u202c torn")
+    assert "“П”" in message

@@ -524,6 +524,32 @@ REFUSALS = [
         ["Nothing can be returned if the parcel never arrived"],
         id="not-received-but-return",
     ),
+    # The first question left as it was ("it arrived") with "I did not receive the
+    # parcel", and the opposite: both answered HTTP 500 once (a KeyError in the form).
+    pytest.param(
+        {"received": "yes", "reason": "not_received"},
+        "reason",
+        ["You said the parcel arrived: choose what is wrong with it."],
+        id="arrived-but-not-received",
+    ),
+    pytest.param(
+        {"received": "no", "reason": "not_as_described"},
+        "reason",
+        ["You said the parcel did not arrive"],
+        id="never-arrived-but-not-as-described",
+    ),
+    pytest.param(
+        {"description": "\u200b" * 20},
+        "description",
+        ["at least 10 characters"],
+        id="zero-width-spaces",
+    ),
+    pytest.param(
+        {"description": "The colour is \u32d0\u32d1, not red"},
+        "description",
+        ["not in the Latin alphabet", "“\u32d0”", "Katakana"],
+        id="circled-katakana",
+    ),
 ]
 
 

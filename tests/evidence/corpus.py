@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import math
 import struct
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -60,6 +62,70 @@ def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
 
 def video(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+# Where the phone was, as QuickTime's ISO 6709 string (Berlin).
+POSITION = "+52.5200+013.4050/"
+CODECS = {"mp4": ("libx264", "aac"), "mov": ("libx264", "aac"), "webm": ("libvpx", "libopus")}
+
+
+def phone_video(
+    muxer: str,
+    metadata: dict[str, str] | None = None,
+    *,
+    rotation: int = 0,
+    seconds: int = 1,
+    fps: int = 10,
+    size: tuple[int, int] = (64, 48),
+) -> bytes:
+    """A short video with sound made with PyAV, with the container metadata a phone writes
+    (``location``/``LOCATION``, creation time, device): picture frames that change colour, a
+    440 Hz tone."""
+    import av
+
+    video_codec, audio_codec = CODECS[muxer]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=muxer) as out:
+        out.metadata.update(metadata or {})
+        picture = out.add_stream(video_codec, rate=fps)
+        picture.width, picture.height = size
+        picture.pix_fmt = "yuv420p"
+        if rotation:
+            picture.set_display_rotation(rotation)
+        sound = out.add_stream(audio_codec, rate=48000)
+        sound.layout = "mono"
+        for index in range(seconds * fps):
+            colour = (40 + (index * 20) % 200, 120, 200 - (index * 10) % 150)
+            frame = av.VideoFrame.from_image(Image.new("RGB", size, colour))
+            frame.pts = index
+            out.mux(picture.encode(frame))
+        out.mux(picture.encode())
+        samples = sound.codec_context.frame_size or 1024
+        for start in range(0, 48000 * seconds, samples):
+            chunk = av.AudioFrame(format="s16", layout="mono", samples=samples)
+            chunk.planes[0].update(
+                b"".join(
+                    struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * (start + k) / 48000)))
+                    for k in range(samples)
+                )
+            )
+            chunk.sample_rate = 48000
+            chunk.pts = start
+            chunk.time_base = Fraction(1, 48000)
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode())
+    return buffer.getvalue()
+
+
+def heic_bytes(size=(60, 40), exif: bytes = b"") -> bytes:
+    """An iPhone-style HEIC photo (through pillow-heif), with the EXIF given."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    buffer = io.BytesIO()
+    extra = {"exif": exif} if exif else {}
+    Image.new("RGB", size, (200, 90, 30)).save(buffer, "HEIF", quality=80, **extra)
+    return buffer.getvalue()
 
 
 def bad_files() -> dict[str, tuple[SimpleUploadedFile, str]]:

@@ -197,9 +197,13 @@ def test_the_gallery_shows_thumbnails_and_a_video_player(client_for, dispute):
     video_item = dispute.evidence.get(kind="video")
     assert reverse("disputes:evidence_thumbnail", args=[dispute.pk, photo_item.pk]) in html
     player = reverse("disputes:evidence_file", args=[dispute.pk, video_item.pk])
-    assert f'<video controls preload="metadata" src="{player}"' in html
+    poster = reverse("disputes:evidence_thumbnail", args=[dispute.pk, video_item.pk])
+    assert f'<video controls preload="metadata" poster="{poster}" src="{player}"' in html
     photo_item.refresh_from_db()
-    assert photo_item.thumbnail.name.startswith("thumbnails/")  # made by the task after commit
+    video_item.refresh_from_db()
+    # Made by the task after commit: the photo scaled down, the video's poster frame.
+    assert photo_item.thumbnail.name.startswith("thumbnails/")
+    assert video_item.thumbnail.name.startswith("thumbnails/")
 
 
 def test_an_arbitrator_hides_an_item_through_the_admin_page(client_for, dispute):
