@@ -31,6 +31,41 @@ def need(available: bool, reason: str) -> None:
 
 
 @pytest.fixture
+def private_redis():
+    """A redis-server of the test's own, on a free port, that the test can stop and restart."""
+    import subprocess
+    import time
+
+    server = shutil.which("redis-server")
+    need(server is not None, "needs redis-server installed (apt-get install redis-server)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+    def listening() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return True
+        except OSError:
+            return False
+
+    def start():
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not listening():
+            assert time.monotonic() < deadline, "the private redis-server did not start"
+            time.sleep(0.05)
+        return proc
+
+    handle = {"url": f"redis://127.0.0.1:{port}/0", "proc": start(), "start": start}
+    yield handle
+    if handle["proc"].poll() is None:
+        handle["proc"].terminate()
+        handle["proc"].wait(10)
+
+
+@pytest.fixture
 def require_postgres(django_db_setup) -> None:
     from django.db import connection
 

@@ -4,9 +4,7 @@ the broker gone while deadlines must still be enforced."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,8 +32,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def real_broker(redis_url, settings):
-    """Celery on the Redis broker, tasks sent for real (not run inline)."""
+def real_broker(private_redis, settings):
+    """Celery on a Redis broker of the test's own, tasks sent for real (not run inline).
+
+    A private redis-server, not the shared one: a worker or a beat left running on the
+    machine's Redis would otherwise take the test's tasks (and send it its own)."""
+    redis_url = private_redis["url"]
     saved = (app.conf.broker_url, app.conf.task_always_eager)
     app.conf.broker_url = redis_url
     app.conf.task_always_eager = False
@@ -133,37 +135,6 @@ def test_a_worker_killed_mid_sweep_loses_and_doubles_nothing(real_broker, alice,
     )
     assert len(per_dispute) == total
     assert {row["n"] for row in per_dispute} == {1}
-
-
-@pytest.fixture
-def private_redis():
-    """A redis-server of this test's own, on a free port, that the test can stop."""
-    server = shutil.which("redis-server")
-    need(server is not None, "needs redis-server installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    args = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-
-    def start():
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        assert wait_for(lambda: _listening(port), timeout=10)
-        return proc
-
-    proc = start()
-    handle = {"url": f"redis://127.0.0.1:{port}/0", "proc": proc, "start": start}
-    yield handle
-    if handle["proc"].poll() is None:
-        handle["proc"].terminate()
-        handle["proc"].wait(10)
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), 0.2):
-            return True
-    except OSError:
-        return False
 
 
 def test_with_the_broker_down_the_command_still_enforces_every_deadline(

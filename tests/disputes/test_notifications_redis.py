@@ -16,8 +16,7 @@ from disputes.notifications import notifications_deliver
 from disputes.services import DisputeRequest, dispute_rule, disputes_sweep_due
 from disputes.states import DisputeState, EventKind, OutcomeType, Reason, RequestedOutcome
 from portal.celery import app
-from tests.disputes.test_celery_delivery import (  # noqa: F401 (a fixture)
-    private_redis,
+from tests.disputes.test_celery_delivery import (
     reset_pool,
     send,
     wait_for,
@@ -64,7 +63,7 @@ def escalated(alice, bob, bobs_store, mailoutbox):
 
 
 @pytest.fixture
-def broker_on_private_redis(private_redis, settings):  # noqa: F811
+def broker_on_private_redis(private_redis, settings):
     saved = (app.conf.broker_url, app.conf.task_always_eager, app.conf.task_publish_retry)
     app.conf.broker_url = private_redis["url"]
     app.conf.task_always_eager = False

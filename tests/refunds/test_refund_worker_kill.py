@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def real_broker(require_postgres, redis_url, settings, tmp_path):
-    """Celery on the Redis broker (its own db, flushed), tasks sent for real."""
+def real_broker(require_postgres, private_redis, settings, tmp_path):
+    """Celery on a Redis broker of the test's own (no stray worker can take its tasks)."""
+    redis_url = private_redis["url"]
     saved = (app.conf.broker_url, app.conf.task_always_eager)
     app.conf.broker_url = redis_url
     app.conf.task_always_eager = False
