@@ -363,6 +363,9 @@ class DisputeAdmin(RecordAdmin):
 
 @admin.register(DisputeEvent)
 class DisputeEventAdmin(RecordAdmin):
+    """The audit trail. "When" is when it happened (a clock's due time); "processed" is
+    when the portal wrote it: far apart, the scheduler was down or late."""
+
     list_display = [
         "created_at",
         "dispute",
@@ -371,7 +374,7 @@ class DisputeEventAdmin(RecordAdmin):
         "actor_party",
         "from_state",
         "to_state",
-        "deadline_due_at",
+        "processed_at",
     ]
     list_filter = ["kind", "actor_party"]
     list_select_related = ["dispute", "actor"]

@@ -51,9 +51,13 @@ class EventLog:
     """The events of one change (or a batch of changes), written with their outbox rows.
     An event without ``from_state`` changed no state; one without an actor is the
     platform's. The first event of a change notifies; those that follow from it (the
-    outcome taking effect) are recorded without mailing anyone a second time."""
+    outcome taking effect) are recorded without mailing anyone a second time.
 
-    def __init__(self) -> None:
+    An event is dated ``at``, when it happened; ``processed_at`` (the sweep's own clock,
+    for what a deadline did) is when it was written, and defaults to ``at``."""
+
+    def __init__(self, *, processed_at: datetime | None = None) -> None:
+        self.processed_at = processed_at
         self.events: list[DisputeEvent] = []
         self.notifying: list[DisputeEvent] = []
 
@@ -69,7 +73,6 @@ class EventLog:
         note: str = "",
         data: dict[str, Any] | None = None,
         message: DisputeMessage | None = None,
-        deadline_due_at: datetime | None = None,
         notify: bool = True,
     ) -> DisputeEvent:
         data = data or {}
@@ -86,8 +89,8 @@ class EventLog:
             note=note,
             data=data,
             message=message,
-            deadline_due_at=deadline_due_at,
             created_at=at,
+            processed_at=self.processed_at or at,
         )
         self.events.append(event)
         if notify:
@@ -101,7 +104,7 @@ class EventLog:
         DisputeEvent.objects.bulk_create(self.events)
         notifications_create(self.notifying)
         events = self.events
-        self.__init__()
+        self.__init__(processed_at=self.processed_at)
         return events
 
 
@@ -268,11 +271,11 @@ def clock_ran_out(
     clock: str,
     before: str,
     at: datetime,
-    due: datetime | None,
     note: str,
     with_outcome: bool,
 ) -> DisputeEvent:
-    """A clock's consequence: escalated, marked late, or a deadline decided the case."""
+    """A clock's consequence: escalated, marked late, or a deadline decided the case,
+    dated ``at``, the clock's due time."""
     data: dict[str, Any] = {"clock": clock}
     if with_outcome:
         data.update(outcome_data(dispute))
@@ -284,19 +287,18 @@ def clock_ran_out(
         at=at,
         note=note,
         data=data,
-        deadline_due_at=due,
     )
 
 
 def reminded(
     log: EventLog, dispute: Dispute, *, at: datetime, due: datetime | None
 ) -> DisputeEvent:
+    """A reminder, dated ``at``: when it was due to go out."""
     return log.add(
         dispute,
         kind=EventKind.REMINDER,
         at=at,
         data={"reminder": dispute.reminder_kind, "due": due.isoformat() if due else None},
-        deadline_due_at=dispute.reminder_at,
     )
 
 

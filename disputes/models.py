@@ -782,9 +782,10 @@ class DisputeEvent(models.Model):
     message = models.OneToOneField(
         DisputeMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="event"
     )
-    # For events made by a clock: when it was due (``created_at`` is when it was processed).
-    deadline_due_at = models.DateTimeField(_("deadline was due"), null=True, blank=True)
+    # When it happened: for what a clock did, the clock's due time, however late the sweep
+    # ran. ``processed_at`` is when the portal wrote it (operators compare the two).
     created_at = models.DateTimeField(_("when"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed"), default=timezone.now)
 
     class Meta:
         verbose_name = _("dispute event")

@@ -82,10 +82,14 @@ class Settlement:
 class Change:
     """What one change (or a batch of changes) writes beside the dispute rows: its events
     and outbox rows (``log``), then the money its outcome moves (``money``). ``flush``
-    writes both, in that order, in the caller's transaction."""
+    writes both, in that order, in the caller's transaction.
 
-    def __init__(self) -> None:
-        self.log = EventLog()
+    A clock's change passes ``processed_at``, the sweep's own time: its events are dated at
+    the clock's due time and keep ``processed_at`` beside it; its money moves at
+    ``flush(at=...)``, when it really moves."""
+
+    def __init__(self, *, processed_at: datetime | None = None) -> None:
+        self.log = EventLog(processed_at=processed_at)
         self.money = Settlement()
 
     def flush(self, *, at: datetime) -> None:

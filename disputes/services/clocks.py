@@ -114,60 +114,64 @@ def disputes_stalled(*, now: datetime, grace: timedelta | None = None) -> QueryS
 
 
 def apply_clock(dispute: Dispute, *, now: datetime, change: Change) -> None:
-    """The consequence of the dispute's clock running out, on a locked row."""
-    due = dispute.next_deadline_at
+    """The consequence of the dispute's clock running out, on a locked row.
+
+    Whatever the clock does is dated at its due time, however late this runs: the events,
+    the decision, the end of the dispute, and every clock that starts from it (the
+    arbitration target, the reply and the return and replacement windows). ``now`` is only
+    the time it was processed, kept beside each event (``processed_at``)."""
+    at = dispute.next_deadline_at
     kind = dispute.deadline_kind
+    if at is None or at > now:
+        raise ClockMismatch(f"clock {kind!r} is not due ({at})")
     if CLOCK_STATES.get(kind) != dispute.state:
         raise ClockMismatch(f"clock {kind!r} on a dispute in state {dispute.state!r}")
     before = dispute.state
     if kind == DeadlineKind.ARBITRATION_LIMIT:
         # The limit passed with no final ruling: marked late, staff are told.
-        dispute.arbitration_overdue(at=now)
+        dispute.arbitration_overdue(at=at)
         events.clock_ran_out(
             change.log,
             dispute,
             kind=EventKind.ARBITRATION_LATE,
             clock=kind,
             before=before,
-            at=now,
-            due=due,
+            at=at,
             note=_("The case passed the arbitration limit without a final ruling."),
             with_outcome=False,
         )
     elif kind == DeadlineKind.NEGOTIATION:
         # No agreement in the negotiation period: the platform escalates the case to staff.
-        dispute.escalate(at=now)
+        dispute.escalate(at=at)
         events.clock_ran_out(
             change.log,
             dispute,
             kind=EventKind.ESCALATED,
             clock=kind,
             before=before,
-            at=now,
-            due=due,
+            at=at,
             note=_("No agreement within the negotiation period: escalated to an arbitrator."),
             with_outcome=False,
         )
     else:
         name, note, then = CLOCK_RULES[kind]
-        getattr(dispute, name)(at=now)
+        getattr(dispute, name)(at=at)
         events.clock_ran_out(
             change.log,
             dispute,
             kind=EventKind.DEADLINE_PASSED,
             clock=kind,
             before=before,
-            at=now,
-            due=due,
+            at=at,
             note=str(note),
             with_outcome=True,
         )
         if then == "take_effect":
-            take_effect(dispute, at=now, change=change)
+            take_effect(dispute, at=at, change=change)
         else:
             if then == "refund":
                 change.money.refund(dispute)
-            finish(dispute, before=dispute.state, at=now, change=change)
+            finish(dispute, before=dispute.state, at=at, change=change)
     dispute.revision += 1
     dispute.sweep_failures = 0
     dispute.sweep_error = ""
@@ -185,7 +189,7 @@ def dispute_process_deadline(*, dispute_id: int, now: datetime | None = None) ->
         dispute = lock_dispute(dispute_id, skip_locked=True)
         if dispute is None or dispute.next_deadline_at is None or dispute.next_deadline_at > now:
             return False
-        change = Change()
+        change = Change(processed_at=now)
         apply_clock(dispute, now=now, change=change)
         dispute.save()
         change.flush(at=now)
@@ -207,7 +211,7 @@ def _sweep_batch(*, now: datetime, batch_size: int) -> tuple[int, int]:
                 return 0, 0
             claimed = [row.pk for row in rows]
             expected = {row.pk: row.state for row in rows}
-            change = Change()
+            change = Change(processed_at=now)
             for dispute in rows:
                 apply_clock(dispute, now=now, change=change)
             write_batch(rows, expected)
@@ -265,16 +269,21 @@ def disputes_send_reminders(*, now: datetime | None = None, batch_size: int | No
             )
             if not rows:
                 return sent
-            change = Change()
+            change = Change(processed_at=now)
             for dispute in rows:
                 due = (
                     dispute.arbitration_target_at
                     if dispute.reminder_kind == ReminderKind.ARBITRATION_TARGET
                     else dispute.next_deadline_at
                 )
-                events.reminded(change.log, dispute, at=now, due=due)
+                if due is not None and due <= now:
+                    # Late (the scheduler was down): the deadline it warns of has passed,
+                    # and a reminder of a past deadline would only mislead. Dropped.
+                    continue
+                # Dated when it was due to go out, like everything a clock does.
+                events.reminded(change.log, dispute, at=dispute.reminder_at, due=due)
+                sent += 1
             Dispute.objects.filter(pk__in=[row.pk for row in rows]).update(
                 reminder_at=None, reminder_kind=""
             )
             change.flush(at=now)
-            sent += len(rows)

@@ -81,8 +81,8 @@ def test_seller_silent_five_days_loses(opened, now):
     (event,) = deadline_events(opened)
     assert event.kind == EventKind.DEADLINE_PASSED
     assert (event.from_state, event.to_state) == (DisputeState.OPEN, DisputeState.AGREED)
-    assert event.deadline_due_at == due
-    assert event.created_at == due + SECOND
+    assert event.created_at == due  # dated when it was due...
+    assert event.processed_at == due + SECOND  # ...processed when the sweep ran
     assert opened.events.filter(kind=EventKind.RESOLVED).count() == 1
 
     assert disputes_sweep_due(now=due + timedelta(days=1)).moved == 0
@@ -108,7 +108,7 @@ def test_negotiation_seven_days_escalates(negotiating, now):
         DisputeState.SELLER_RESPONDED,
         DisputeState.ESCALATED,
     )
-    assert event.deadline_due_at == due
+    assert (event.created_at, event.processed_at) == (due, due + SECOND)
     assert disputes_sweep_due(now=due + timedelta(days=3)).moved == 0
     assert deadline_events(negotiating).count() == 1
 
