@@ -23,15 +23,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# `make run` records the address it serves on in var/site-url: the settings read it when SITE_URL
+# is not set, so links in mails point to this port, from the web server, the worker, or a
+# command run by hand later (manage.py sweep_deadlines --deliver).
 run: $(VENV)/.installed
 	@mkdir -p var/mail var/media
+	echo "$${SITE_URL:-http://127.0.0.1:$(PORTAL_PORT)}" > var/site-url
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
 	@echo
 	@echo "  The portal: http://127.0.0.1:$(PORTAL_PORT)/   (staff: http://127.0.0.1:$(PORTAL_PORT)/admin/)"
 	@echo "  Mail it sends is written to var/mail/. Ctrl-C stops the web server, worker and scheduler."
 	@echo
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=1 PORTAL_PORT=$(PORTAL_PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORTAL_PORT)} $(VENV)/bin/honcho -f Procfile.dev start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=1 PORTAL_PORT=$(PORTAL_PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 test: $(VENV)/.installed-dev lint
 	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from complaints.services import complaint_allowed
 from disputes.standing import StoreStanding, store_standing
+from orders.selectors import dispute_holds_line
 
 if TYPE_CHECKING:
     from disputes.deadlines import DisputeWindow
@@ -65,3 +66,35 @@ def buyer_order_rows(*, orders: Iterable[Order], now: datetime) -> list[OrderRow
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class SellerLineRow:
+    """One line of a store's order: the dispute keeping its money in escrow, if any."""
+
+    line: OrderLine
+    held_by: Dispute | None
+
+
+@dataclass(frozen=True)
+class SellerOrderRow:
+    """One of a store's orders on the seller dashboard."""
+
+    order: Order
+    lines: list[SellerLineRow]
+
+
+def seller_order_rows(*, orders: Iterable[Order]) -> list[SellerOrderRow]:
+    """The rows of one page of a store's orders (from ``orders_for_store``: lines and their
+    disputes already fetched). Escrow is released line by line: a line whose dispute has not
+    ended stays held until it ends, the others when their order completes."""
+    return [
+        SellerOrderRow(
+            order=order,
+            lines=[
+                SellerLineRow(line=line, held_by=dispute_holds_line(line))
+                for line in order.lines.all()
+            ],
+        )
+        for order in orders
+    ]

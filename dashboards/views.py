@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.roles import works_in_admin
-from dashboards.selectors import buyer_order_rows
+from dashboards.selectors import buyer_order_rows, seller_order_rows
 from disputes.standing import store_standing
 from orders.models import default_currency
 from orders.selectors import (
@@ -61,6 +61,7 @@ def seller_dashboard(request: HttpRequest) -> HttpResponse:
         {
             "store": store,
             "page": page,
+            "rows": seller_order_rows(orders=page),
             "state": state,
             "states": OrderState,
             "counts": store_order_counts(store=store),

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.forms.widgets import Script
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
@@ -33,9 +39,15 @@ from disputes.forms import (
 from disputes.models import (
     Dispute,
     DisputeEvent,
+    EvidenceRequest,
     Notification,
 )
-from disputes.selectors import dispute_evidence, dispute_messages, dispute_timeline
+from disputes.selectors import (
+    dispute_evidence,
+    dispute_messages,
+    dispute_timeline,
+    with_open_evidence_requests,
+)
 from disputes.services import (
     DisputeError,
     StaleDispute,
@@ -44,8 +56,9 @@ from disputes.services import (
     dispute_rule,
 )
 from disputes.standing import store_standing
-from disputes.states import DisputeState, Party
+from disputes.states import DeadlineKind, DisputeState, Party
 from orders.admin import RecordAdmin
+from orders.templatetags.clocks import absolute
 
 # A buyer's other disputes shown on a case page (newest first).
 HISTORY_SHOWN = 50
@@ -56,6 +69,79 @@ def _store_figures(store_id: int) -> Any:
     return store_standing(store_ids=[store_id]).get(store_id)
 
 
+@dataclass(frozen=True)
+class CaseClock:
+    """One clock of a case as staff read it: what runs, until when, and what it says once
+    it has run out (in words: lateness is never shown by colour alone)."""
+
+    name: str  # "deadline", "target", "limit" or "evidence" (a CSS and test hook)
+    label: str
+    until: datetime
+    ended: str
+    past: bool
+
+
+def case_clocks(
+    dispute: Dispute, open_requests: list[EvidenceRequest], now: datetime
+) -> list[CaseClock]:
+    """Every clock of the case, the soonest first. A case waiting for a ruling runs the
+    arbitration target and limit (both shown, passed or not) and the arbitrator's open
+    requests for evidence; any other case its one running clock (``next_deadline_at``:
+    the seller's answer, the negotiation, the replies to a ruling, a return or a
+    replacement). The dates are the ones the services stored (``disputes.deadlines``)."""
+    clocks: list[CaseClock] = []
+
+    def add(name: str, label: str, until: datetime | None, ended: str) -> None:
+        if until is not None:
+            clocks.append(CaseClock(name, label, until, ended, until <= now))
+
+    if dispute.state == DisputeState.ESCALATED:
+        add(
+            "target",
+            _g("%(days)d-day target") % {"days": settings.PORTAL_ARBITRATION_TARGET.days},
+            dispute.arbitration_target_at,
+            _g("late"),
+        )
+        add(
+            "limit",
+            _g("%(days)d-day limit") % {"days": settings.PORTAL_ARBITRATION_LIMIT.days},
+            dispute.arbitration_limit_at,
+            _g("over limit"),
+        )
+        for asked in open_requests:
+            add(
+                "evidence",
+                _g("Evidence from the %(party)s") % {"party": asked.get_party_display().lower()},
+                asked.due_at,
+                _g("overdue, not sent"),
+            )
+    if dispute.deadline_kind != DeadlineKind.ARBITRATION_LIMIT:
+        add(
+            "deadline", dispute.get_deadline_kind_display(), dispute.next_deadline_at, _g("overdue")
+        )
+    return sorted(clocks, key=lambda clock: clock.until)
+
+
+class DisputeChangeList(ChangeList):
+    """The disputes' list, with each case's open evidence requests (one more query, for the
+    clocks column), whose headers mark the column it is really sorted by."""
+
+    admin_ordering: list[str] | None = None
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return with_open_evidence_requests(super().get_queryset(request, exclude_parameters))
+
+    def get_ordering(self, request, queryset):
+        self.admin_ordering = self.model_admin.get_ordering(request)
+        return super().get_ordering(request, queryset)
+
+    def _get_default_ordering(self):
+        # Django marks the sorted column from the model's ordering, not from
+        # ``DisputeAdmin.get_ordering``: the queue, oldest escalation first, would show
+        # "case" as sorted instead of "with staff".
+        return self.admin_ordering or super()._get_default_ordering()
+
+
 @admin.register(Dispute)
 class DisputeAdmin(RecordAdmin):
     """Every dispute, read-only, and the arbitration queue (``?queue=1``: escalated cases,
@@ -64,22 +150,24 @@ class DisputeAdmin(RecordAdmin):
 
     class Media:
         css = {"all": ["css/admin.css"]}
+        # The live countdowns, from a static file (the Content-Security-Policy forbids
+        # inline scripts).
+        js = [Script("js/countdown.js", defer=True)]
 
     change_list_template = "admin/disputes/dispute/change_list.html"
     change_form_template = "admin/disputes/dispute/change_form.html"
+    # Fits a 1280-pixel screen: the case (number, order, item, opening date) in one column,
+    # every running clock in another.
     list_display = [
-        "id",
+        "case",
         "age",
-        "order",
-        "line",
         "amount",
         "reason",
         "store",
         "buyer",
         "assignee",
         "state",
-        "next_deadline_at",
-        "opened_at",
+        "clocks",
     ]
     list_filter = [
         QueueFilter,
@@ -121,11 +209,38 @@ class DisputeAdmin(RecordAdmin):
             return ["escalated_at", "id"]
         return super().get_ordering(request)
 
+    def get_changelist(self, request, **kwargs):
+        return DisputeChangeList
+
     def changelist_view(self, request, extra_context=None):
         extra = {"queue_url": reverse("admin:disputes_dispute_changelist") + "?queue=1"}
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 
-    @admin.display(description=_("age with staff"), ordering="escalated_at")
+    @admin.display(description=_("case"), ordering="opened_at")
+    def case(self, obj: Dispute) -> str:
+        """The case's number, its order's, the item, and when the dispute was opened."""
+        return format_html(
+            '#{} <span class="order-number">{}</span><br><span class="case-item">{}</span>'
+            "<br><small>{}</small>",
+            obj.pk,
+            obj.order.number,
+            obj.line,
+            _g("opened %(when)s")
+            % {"when": date_format(timezone.localtime(obj.opened_at), "j M Y")},
+        )
+
+    @admin.display(description=_("clocks"), ordering="next_deadline_at")
+    def clocks(self, obj: Dispute) -> str:
+        """Every running clock: a live countdown, the date and time with its zone, and in
+        words once it has run out."""
+        now = timezone.now()
+        requests = getattr(obj, "open_evidence_requests", [])
+        return render_to_string(
+            "admin/disputes/dispute/_clocks.html",
+            {"clocks": case_clocks(obj, requests, now), "now": now},
+        )
+
+    @admin.display(description=_("with staff"), ordering="escalated_at")
     def age(self, obj: Dispute) -> str:
         """Days since the escalation, marked when past the arbitration target or limit
         while the case waits for a ruling."""
@@ -190,8 +305,14 @@ class DisputeAdmin(RecordAdmin):
         self, request: HttpRequest, dispute: Dispute, bound: dict[str, Any]
     ) -> dict[str, Any]:
         evidence = list(dispute_evidence(dispute=dispute).order_by("created_at", "id"))
+        requests = list(
+            dispute.evidence_requests.select_related("requested_by").order_by("created_at", "id")
+        )
+        open_requests = [asked for asked in requests if asked.answered_at is None]
         may_rule = self.has_rule_permission(request)
         escalated = dispute.state == DisputeState.ESCALATED
+        can_assign = may_rule and dispute.state in (DisputeState.ESCALATED, DisputeState.RULED)
+        now = timezone.now()
         context: dict[str, Any] = {
             "dispute": dispute,
             "timeline": list(dispute_timeline(dispute=dispute)),
@@ -201,9 +322,9 @@ class DisputeAdmin(RecordAdmin):
                 for party in (Party.BUYER, Party.SELLER)
             ],
             "case_age": self.age(dispute),
-            "evidence_requests": list(
-                dispute.evidence_requests.select_related("requested_by").order_by("created_at")
-            ),
+            "now": now,
+            "clocks": case_clocks(dispute, open_requests, now),
+            "evidence_requests": requests,
             "standing": _store_figures(dispute.store_id),
             "buyer_history": list(
                 Dispute.objects.filter(buyer_id=dispute.buyer_id)
@@ -214,10 +335,11 @@ class DisputeAdmin(RecordAdmin):
             "may_rule": may_rule,
             "final_ruling": dispute.ruling_round >= 1,
             "reply_days": settings.PORTAL_RULING_REPLY_WINDOW.days,
-            "can_assign": may_rule
-            and dispute.state in (DisputeState.ESCALATED, DisputeState.RULED),
+            "can_assign": can_assign,
             "can_rule": may_rule and escalated,
             "can_request_evidence": may_rule and escalated,
+            # The "Act on the case" block shows only when one of its actions is allowed.
+            "can_act": can_assign or (may_rule and escalated),
         }
         if may_rule:
             context["assign_form"] = bound.get("assign_form") or AdminAssignForm(
@@ -355,7 +477,7 @@ class DisputeAdmin(RecordAdmin):
                     _g("Evidence asked of the %(party)s, due %(due)s.")
                     % {
                         "party": asked.get_party_display().lower(),
-                        "due": timezone.localtime(asked.due_at).strftime("%d %b %Y %H:%M"),
+                        "due": absolute(asked.due_at),
                     },
                 )
         return self._redraw(request, object_id, evidence_form=form)
@@ -366,22 +488,41 @@ class DisputeEventAdmin(RecordAdmin):
     """The audit trail. "When" is when it happened (a clock's due time); "processed" is
     when the portal wrote it: far apart, the scheduler was down or late."""
 
-    list_display = [
-        "created_at",
-        "dispute",
-        "kind",
-        "actor",
-        "actor_party",
-        "from_state",
-        "to_state",
-        "processed_at",
-    ]
+    list_display = ["when", "dispute_link", "kind", "who", "states", "processed"]
     list_filter = ["kind", "actor_party"]
-    list_select_related = ["dispute", "actor"]
+    list_select_related = ["actor"]
     search_fields = ["dispute__order__number", "note"]
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    @admin.display(description=_("when"), ordering="created_at")
+    def when(self, event: DisputeEvent) -> str:
+        return absolute(event.created_at)
+
+    @admin.display(description=_("processed"), ordering="processed_at")
+    def processed(self, event: DisputeEvent) -> str:
+        if event.processed_late:
+            return _g("%(when)s (late)") % {"when": absolute(event.processed_at)}
+        return absolute(event.processed_at)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description=_("dispute"), ordering="dispute_id")
+    def dispute_link(self, event: DisputeEvent) -> str:
+        return f"#{event.dispute_id}"
+
+    @admin.display(description=_("who"), ordering="actor_party")
+    def who(self, event: DisputeEvent) -> str:
+        party = event.get_actor_party_display()
+        return f"{event.actor} ({party})" if event.actor else party
+
+    @admin.display(description=_("state"), ordering="to_state")
+    def states(self, event: DisputeEvent) -> str:
+        if event.is_transition and event.from_state:
+            return f"{event.get_from_state_display()} → {event.get_to_state_display()}"
+        return event.get_to_state_display()
 
 
 @admin.register(Notification)

@@ -18,6 +18,7 @@ from django.db import models
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from evidence.sizes import megabytes
 from orders.states import OrderState
 
 
@@ -102,6 +103,12 @@ def reminder_at(*, kind: str, due: datetime) -> datetime:
 def coupon_expires_at(*, issued_at: datetime) -> datetime:
     """A coupon can be spent in the same store for a fixed number of days."""
     return issued_at + settings.PORTAL_COUPON_VALIDITY
+
+
+def held_files_expire_at(*, held_at: datetime) -> datetime:
+    """Files sent with a refused questionnaire are kept for their sender for
+    PORTAL_EVIDENCE_HOLD, then deleted."""
+    return held_at + settings.PORTAL_EVIDENCE_HOLD
 
 
 class WindowStatus(models.TextChoices):
@@ -201,13 +208,12 @@ class Rules:
     return_shipment_days: int
     return_receipt_days: int
     coupon_valid_days: int
-    evidence_photo_mb: int
-    evidence_video_mb: int
+    evidence_photo_mb: str  # decimal MB, as "15" or "15.5" (evidence/sizes.py)
+    evidence_video_mb: str
     evidence_files: int
 
 
 def rules() -> Rules:
-    mb = 1024 * 1024
     return Rules(
         seller_response_days=settings.PORTAL_SELLER_RESPONSE_WINDOW.days,
         negotiation_days=settings.PORTAL_NEGOTIATION_WINDOW.days,
@@ -219,7 +225,7 @@ def rules() -> Rules:
         return_shipment_days=settings.PORTAL_RETURN_SHIPMENT_WINDOW.days,
         return_receipt_days=settings.PORTAL_RETURN_RECEIPT_WINDOW.days,
         coupon_valid_days=settings.PORTAL_COUPON_VALIDITY.days,
-        evidence_photo_mb=settings.PORTAL_EVIDENCE_MAX_IMAGE_BYTES // mb,
-        evidence_video_mb=settings.PORTAL_EVIDENCE_MAX_VIDEO_BYTES // mb,
+        evidence_photo_mb=megabytes(settings.PORTAL_EVIDENCE_MAX_IMAGE_BYTES),
+        evidence_video_mb=megabytes(settings.PORTAL_EVIDENCE_MAX_VIDEO_BYTES),
         evidence_files=settings.PORTAL_EVIDENCE_MAX_FILES_PER_PARTY,
     )

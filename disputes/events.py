@@ -20,6 +20,7 @@ DATA_KEYS: dict[str, tuple[str, ...]] = {
     EventKind.OPENED: ("reason", "received", "quantity", "requested_outcome", "amount"),
     EventKind.ACCEPTED: OUTCOME_KEYS,
     EventKind.PROPOSED: ("outcome", "amount"),
+    EventKind.DECLINED: ("outcome", "amount", "proposed_by"),
     EventKind.WITHDRAWN: (),
     EventKind.RESOLVED: (*OUTCOME_KEYS, "closing"),
     EventKind.ESCALATED: ("clock",),
@@ -186,6 +187,33 @@ def proposed(
         at=at,
         note=note,
         data={"outcome": outcome, "amount": _amount(amount)},
+    )
+
+
+def declined(
+    log: EventLog,
+    dispute: Dispute,
+    *,
+    user: Any,
+    party: str,
+    before: str,
+    at: datetime,
+    outcome: str,
+    amount: Decimal | None,
+    proposed_by: str,
+    reason: str,
+) -> DisputeEvent:
+    """The proposal on the table was declined (what it was, and whose): the reason is the
+    event's note."""
+    return log.add(
+        dispute,
+        kind=EventKind.DECLINED,
+        actor=user,
+        party=party,
+        from_state=before,
+        at=at,
+        note=reason,
+        data={"outcome": outcome, "amount": _amount(amount), "proposed_by": proposed_by},
     )
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from disputes.services import MAX_TEXT, DisputeRequest
 from disputes.states import BUYER_PROPOSALS, SELLER_PROPOSALS, OutcomeType, Party, Reason
 from disputes.states import RequestedOutcome as Wanted
-from evidence.forms import EvidenceField, limits_help
+from evidence.forms import EvidenceField, HeldFilesField, limits_help
 from orders.models import OrderLine
 
 YES_NO = [("yes", _("Yes, it arrived")), ("no", _("No, it never arrived"))]
@@ -41,6 +41,8 @@ class OpenDisputeForm(forms.Form):
             "{} {}", _("Required unless the parcel never arrived."), limits_help()
         ),
     )
+    # The files already sent with this questionnaire, kept while it was refused.
+    held = HeldFilesField()
     requested_amount = forms.DecimalField(
         label=_("Amount you ask for"),
         required=False,
@@ -65,9 +67,30 @@ class OpenDisputeForm(forms.Form):
         self.fields["quantity"].max_value = line.quantity
         self.fields["quantity"].widget.attrs.update({"max": line.quantity, "min": 1})
         self.fields["requested_amount"].widget.attrs["max"] = str(line.amount_paid)
+        # A parcel that never arrived can only be refunded: nothing to keep or send back,
+        # so "what would you like?" is not asked (the page shows why instead).
+        received = (
+            self.data.get(self.add_prefix("received"))
+            if self.is_bound
+            else self.get_initial_for_field(self.fields["received"], "received")
+        )
+        self.not_received = received == "no"
+        if self.not_received:
+            self.fields["requested_outcome"].required = False
+            self.fields["requested_outcome"].widget.attrs["disabled"] = True
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if data.get("received") == "no":
+            if data.get("requested_outcome") == Wanted.RETURN_AND_REFUND:
+                self.add_error(
+                    "requested_outcome",
+                    _(
+                        "Nothing can be returned if the parcel never arrived: you can ask "
+                        "for a refund."
+                    ),
+                )
+            data["requested_outcome"] = Wanted.REFUND_ONLY
         if self.errors:
             return data
         cap = self.line.price_for(data["quantity"])
@@ -118,6 +141,17 @@ class ProposalForm(RevisionForm):
         self.fields["outcome"].choices = [
             (value, label) for value, label in OutcomeType.choices if value in allowed
         ]
+
+
+class DeclineForm(RevisionForm):
+    """Say no to the proposal on the table, with an optional reason the other side reads
+    (checked by ``dispute_decline``, which names the field to fix)."""
+
+    reason = forms.CharField(
+        label=_("Why? (optional; the other side reads it)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": MAX_TEXT}),
+    )
 
 
 class MessageForm(forms.Form):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,11 +39,27 @@ def _may_accept(dispute: Dispute, user: Any) -> bool:
 
 def _may_propose(dispute: Dispute, user: Any) -> bool:
     """The seller answers (and revises) at any time while negotiating; the buyer counters
-    once the seller has answered."""
+    once the seller has answered, never her own proposal (she waits for the seller's
+    answer to it)."""
     party = dispute.party_of(user)
     if party == Party.SELLER:
         return True
-    return party == Party.BUYER and dispute.state == DisputeState.SELLER_RESPONDED
+    return (
+        party == Party.BUYER
+        and dispute.state == DisputeState.SELLER_RESPONDED
+        and dispute.proposal_by != Party.BUYER
+    )
+
+
+def _may_decline(dispute: Dispute, user: Any) -> bool:
+    """The other side of whoever made the proposal on the table may decline it."""
+    party = dispute.party_of(user)
+    return party in (Party.BUYER, Party.SELLER) and party != dispute.proposal_by
+
+
+def _proposal_on_table(dispute: Dispute) -> bool:
+    """Something to accept or decline: none after a decline, until someone proposes."""
+    return bool(dispute.proposal_type)
 
 
 def _is_buyer(dispute: Dispute, user: Any) -> bool:
@@ -306,6 +322,13 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.line}"
 
+    def requested_outcome_label(self) -> str:
+        """What the buyer asked for, in words that fit: a parcel that never came has nothing
+        to keep or send back, so it is simply a refund."""
+        if not self.received and self.requested_outcome == RequestedOutcome.REFUND_ONLY:
+            return str(_("Refund (the parcel never arrived)"))
+        return self.get_requested_outcome_display()
+
     def get_absolute_url(self) -> str:
         from django.urls import reverse
 
@@ -384,6 +407,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         source=list(NEGOTIATING_STATES),
         target=DisputeState.AGREED,
         permission=_may_accept,
+        conditions=[_proposal_on_table],
         custom={"label": _("Accept"), "party": "other"},
     )
     def accept(self, *, party: Party, at: datetime) -> None:
@@ -401,17 +425,42 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     def propose(
         self, *, party: Party, outcome: str, amount: Decimal | None, note: str, at: datetime
     ) -> None:
-        if party == Party.SELLER and self.first_answer_at is None:
-            # The seller's first answer stops the answer clock and starts negotiation's.
-            self.first_answer_at = at
-            self.next_deadline_at = deadlines.negotiation_ends_at(first_answer_at=at)
-            self.deadline_kind = DeadlineKind.NEGOTIATION
-            self._remind(None, None)
+        if party == Party.SELLER:
+            self._seller_answered(at)
         self.proposal_type = outcome
         self.proposal_amount = amount
         self.proposal_by = party
         self.proposal_note = note
         self.proposal_at = at
+
+    def _seller_answered(self, at: datetime) -> None:
+        """The seller's first answer stops the answer clock and starts negotiation's."""
+        if self.first_answer_at is None:
+            self.first_answer_at = at
+            due = deadlines.negotiation_ends_at(first_answer_at=at)
+            self._run_clock(DeadlineKind.NEGOTIATION, due)
+            self._remind(None, None)
+
+    @transition(
+        field=state,
+        source=list(NEGOTIATING_STATES),
+        target=DisputeState.SELLER_RESPONDED,
+        permission=_may_decline,
+        conditions=[_proposal_on_table],
+        custom={"label": _("Decline"), "party": "other"},
+    )
+    def decline(self, *, party: Party, at: datetime) -> None:
+        """The other side says no to the proposal on the table without proposing another:
+        nothing is on the table until someone proposes, and the negotiation clock runs on
+        toward escalation (a seller's decline of the buyer's request is their first
+        answer, and starts it)."""
+        if party == Party.SELLER:
+            self._seller_answered(at)
+        self.proposal_type = ""
+        self.proposal_amount = None
+        self.proposal_by = ""
+        self.proposal_note = ""
+        self.proposal_at = None
 
     @transition(
         field=state,
@@ -557,9 +606,9 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         permission=_deadline_only,
     )
     def ruling_unanswered(self, *, at: datetime) -> None:
-        """The reply clock ran out: silence counts as agreement and the ruling takes effect."""
-        self.buyer_reply = self.buyer_reply or Reply.AGREE
-        self.seller_reply = self.seller_reply or Reply.AGREE
+        """The reply clock ran out: silence counts as agreement and the ruling takes effect.
+        A side that said nothing keeps no reply: the record shows who agreed and who was
+        silent."""
         self._decide(self.ruling_type, self.ruling_amount, Party.STAFF, at)
 
     @transition(
@@ -799,6 +848,12 @@ class DisputeEvent(models.Model):
     @property
     def is_transition(self) -> bool:
         return self.from_state != self.to_state
+
+    @property
+    def processed_late(self) -> bool:
+        """Written well after the time it is dated (a clock applied by a late sweep)."""
+        grace = timedelta(seconds=3 * settings.SWEEP_INTERVAL_SECONDS)
+        return self.processed_at - self.created_at > grace
 
 
 class Notification(models.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,13 +24,34 @@ from django.utils import timezone
 
 from disputes import deadlines
 from disputes.models import Dispute, DisputeEvent, Notification
-from disputes.states import EventKind, Party, ReminderKind
+from disputes.states import DisputeState, EventKind, Party, ReminderKind
 
 logger = logging.getLogger(__name__)
 
 CLAIM_FOR = timedelta(minutes=5)
 STAFF_KINDS = (EventKind.REMINDER, EventKind.ARBITRATION_LATE)
 RETRY_AFTER = timedelta(minutes=2)
+
+# The arbitrators' own events: told to them alone, never shown to the parties (their
+# timelines leave them out): a case nearing its target, a case past its limit.
+STAFF_ONLY_EVENTS = Q(kind=EventKind.ARBITRATION_LATE) | Q(
+    kind=EventKind.REMINDER, data__reminder=ReminderKind.ARBITRATION_TARGET
+)
+# Recorded beside the move that caused them, without a mail of their own: that move's mail
+# says where they left the case (an outcome taking effect, a return or replacement begun).
+FOLLOW_UP_KINDS = (EventKind.RESOLVED, EventKind.RETURN_STARTED, EventKind.REPLACEMENT_STARTED)
+# Events that leave the dispute's state and running clock as they were.
+STILL_KINDS = (
+    EventKind.MESSAGE,
+    EventKind.EVIDENCE_ADDED,
+    EventKind.EVIDENCE_HIDDEN,
+    EventKind.REFUND_SENT,
+    EventKind.REFUND_ARRIVED,
+    EventKind.REFUND_FAILED,
+    EventKind.REMINDER,
+    EventKind.ASSIGNED,
+    EventKind.EVIDENCE_REQUESTED,
+)
 
 
 def arbitrator_ids() -> list[int]:
@@ -164,20 +186,97 @@ def notification_link(*, dispute: Dispute, person: Any) -> str:
     return reverse("disputes:detail", args=[dispute.pk])
 
 
+@dataclass
+class Aftermath:
+    """Where an event's change left the case, from what its events recorded (the event
+    and the follow-ups written beside it), whatever happened to the case since: what a
+    mail describes, however late it is sent."""
+
+    event: DisputeEvent
+    follow_ups: list[DisputeEvent] = field(default_factory=list)
+    # Nothing that moves a state or a clock happened since: the dispute's running clock is
+    # still the one this change left.
+    current: bool = True
+
+    @property
+    def last(self) -> DisputeEvent:
+        return self.follow_ups[-1] if self.follow_ups else self.event
+
+    @property
+    def state(self) -> str:
+        return self.last.to_state
+
+    @property
+    def state_label(self) -> str:
+        return self.last.get_to_state_display()
+
+    @property
+    def outcome(self) -> dict[str, Any] | None:
+        """The outcome agreed or decided by the change (``outcome``, ``amount``), if any:
+        only events that carry a decision (``decided_by``) say so; a proposal, a ruling
+        still open to replies or a declined proposal do not."""
+        for event in reversed([self.event, *self.follow_ups]):
+            if event.data.get("decided_by"):
+                return event.data
+        return None
+
+    @property
+    def closing(self) -> str:
+        closings = [e.data["closing"] for e in self.follow_ups if e.data.get("closing")]
+        return closings[-1] if closings else ""
+
+    @property
+    def started(self) -> DisputeEvent | None:
+        """The return or replacement the change began (with its due date)."""
+        return next((e for e in self.follow_ups if e.kind != EventKind.RESOLVED), None)
+
+
+def event_aftermath(event: DisputeEvent) -> Aftermath:
+    """The event's follow-ups (the run of follow-up kinds recorded right after it) and
+    whether anything moved the case since (one query)."""
+    later = list(
+        DisputeEvent.objects.filter(dispute_id=event.dispute_id, pk__gt=event.pk)
+        .exclude(kind__in=STILL_KINDS)
+        .order_by("pk")[:4]
+    )
+    after = Aftermath(event)
+    for other in later:
+        if other.kind not in FOLLOW_UP_KINDS or event.kind in STILL_KINDS:
+            after.current = False
+            break
+        after.follow_ups.append(other)
+    return after
+
+
 def _mail(row: Notification) -> None:
-    """One mail per row: plain text, and the same content as HTML with a link button."""
+    """One mail per row: plain text, and the same content as HTML with a link button.
+    It describes the case as the event left it (``Aftermath``), not as it is now."""
     event, person = row.event, row.recipient
     dispute = event.dispute
     party = dispute.party_of(person)
+    now = timezone.now()
+    after = event_aftermath(event)
     context = {
         "event": event,
         "dispute": dispute,
+        "after": after,
+        # The running clock, only while it is still the one the event's change left.
+        "clock": after.current
+        and after.state == dispute.state
+        and dispute.next_deadline_at is not None
+        and dispute.next_deadline_at > now,
         "person": person,
+        "viewer": person,
         "is_buyer": party == Party.BUYER,
         "is_staff_recipient": party == Party.STAFF,
+        # The event left a first ruling waiting for this person's reply.
+        "reply_now": after.state == DisputeState.RULED
+        and party in (Party.BUYER, Party.SELLER)
+        and event.kind in (EventKind.RULED, EventKind.RULING_AGREED)
+        and event.actor_id != person.pk,
         "party": party or "",
         "link": settings.SITE_URL.rstrip("/") + notification_link(dispute=dispute, person=person),
-        "now": timezone.now(),
+        "now": now,
         "rules": deadlines.rules(),
     }
     subject = render_to_string("emails/dispute_event_subject.txt", context).strip()

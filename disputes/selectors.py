@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from accounts.roles import may_view_disputes
 from disputes.models import Dispute, DisputeEvent, DisputeMessage, EvidenceRequest, Notification
+from disputes.notifications import STAFF_ONLY_EVENTS
 from disputes.states import DisputeState
 
 if TYPE_CHECKING:
@@ -47,8 +48,13 @@ def store_dispute_counts(*, store: Store) -> dict[str, int]:
     return counts
 
 
-def dispute_timeline(*, dispute: Dispute) -> QuerySet[DisputeEvent]:
-    return dispute.events.select_related("actor", "message").order_by("created_at", "id")
+def dispute_timeline(*, dispute: Dispute, for_parties: bool = False) -> QuerySet[DisputeEvent]:
+    """Every event of the dispute, oldest first; ``for_parties``: without the staff's own
+    (the arbitrators' reminders and late flags, which only they are told of)."""
+    events = dispute.events.select_related("actor", "message").order_by("created_at", "id")
+    if for_parties:
+        events = events.exclude(STAFF_ONLY_EVENTS)
+    return events
 
 
 def dispute_messages(*, dispute: Dispute) -> QuerySet[DisputeMessage]:
@@ -65,6 +71,20 @@ def dispute_evidence(*, dispute: Dispute):
 def dispute_open_evidence_requests(*, dispute: Dispute) -> QuerySet[EvidenceRequest]:
     """The arbitrator's requests for more evidence that the side asked has not answered."""
     return dispute.evidence_requests.filter(answered_at__isnull=True).order_by("due_at", "id")
+
+
+def with_open_evidence_requests(queryset: QuerySet[Dispute]) -> QuerySet[Dispute]:
+    """Disputes with their unanswered evidence requests, soonest due first, in one more query
+    whatever their number (``dispute.open_evidence_requests``): for lists of cases."""
+    return queryset.prefetch_related(
+        Prefetch(
+            "evidence_requests",
+            queryset=EvidenceRequest.objects.filter(answered_at__isnull=True).order_by(
+                "due_at", "id"
+            ),
+            to_attr="open_evidence_requests",
+        )
+    )
 
 
 def notifications_for_user(*, user: Any) -> QuerySet[Notification]:

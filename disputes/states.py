@@ -7,8 +7,9 @@ from django.utils.translation import gettext_lazy as _
 class DisputeState(models.TextChoices):
     # Opened by the buyer; the seller must give a first answer before the clock runs out.
     OPEN = "open", _("Waiting for the seller")
-    # A proposal is on the table (the seller's, or the buyer's counter); from the seller's
-    # first answer the negotiation clock runs, then the platform escalates the case.
+    # A proposal is on the table (the seller's, or the buyer's counter), or none since one
+    # was declined (either side may then propose); from the seller's first answer the
+    # negotiation clock runs, then the platform escalates the case.
     SELLER_RESPONDED = "seller_responded", _("Negotiating")
     # No agreement in time: staff arbitrate (a target, and a limit).
     ESCALATED = "escalated", _("With an arbitrator")
@@ -132,6 +133,7 @@ class EventKind(models.TextChoices):
     OPENED = "opened", _("Dispute opened")
     ACCEPTED = "accepted", _("Proposal accepted")
     PROPOSED = "proposed", _("Proposal made")
+    DECLINED = "declined", _("Proposal declined")
     WITHDRAWN = "withdrawn", _("Dispute withdrawn")
     RESOLVED = "resolved", _("Outcome took effect")
     ESCALATED = "escalated", _("Escalated to an arbitrator")

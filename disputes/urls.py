@@ -10,6 +10,7 @@ urlpatterns = [
     path("disputes/<int:pk>/", pages.detail, name="detail"),
     path("disputes/<int:pk>/accept/", actions.accept, name="accept"),
     path("disputes/<int:pk>/propose/", actions.propose, name="propose"),
+    path("disputes/<int:pk>/decline/", actions.decline, name="decline"),
     path("disputes/<int:pk>/withdraw/", actions.withdraw, name="withdraw"),
     path("disputes/<int:pk>/messages/", actions.post_message, name="message"),
     path("disputes/<int:pk>/return/ship/", actions.ship_return, name="ship_return"),

@@ -102,3 +102,49 @@ class Evidence(models.Model):
     @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
+
+
+class HeldFile(models.Model):
+    """A photo or video sent with a form that was refused, kept for the person who sent it
+    so that the corrected form needs no new upload.
+
+    It was checked and cleaned exactly as evidence is (``evidence_store``), and is stored
+    under a random key; only its owner sees it, only in the form it was sent with
+    (``scope``), and only until ``expires_at``. When the form is accepted it becomes
+    evidence of the case in the same transaction (the same stored file); otherwise the
+    sweep deletes the row and the file once the hold has run out."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
+    # The form it was sent with, named by the app that owns the form ("dispute-line:42").
+    scope = models.CharField(_("form"), max_length=80)
+    kind = models.CharField(_("kind"), max_length=8, choices=EvidenceKind.choices)
+    content_type = models.CharField(_("content type"), max_length=40)
+    original_name = models.CharField(_("file name as sent"), max_length=200)
+    received_sha256 = models.CharField(_("SHA-256 as received"), max_length=64)
+    received_size = models.PositiveBigIntegerField(_("size as received (bytes)"))
+    file = models.FileField(_("file"), max_length=200)
+    stored_size = models.PositiveBigIntegerField(_("size stored (bytes)"))
+    stored_sha256 = models.CharField(_("SHA-256 as stored"), max_length=64)
+    thumbnail = models.FileField(_("thumbnail"), max_length=200, blank=True)
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    duration = models.DecimalField(
+        _("duration (s)"), max_digits=9, decimal_places=3, null=True, blank=True
+    )
+    codec = models.CharField(_("codec"), max_length=40, blank=True)
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("kept until"), db_index=True)
+
+    class Meta:
+        verbose_name = _("held file")
+        verbose_name_plural = _("held files")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["owner", "scope"], name="heldfile_owner_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.original_name}"

@@ -5,6 +5,13 @@ call); the caller then attaches them in its transaction, and ``stored_evidence``
 them again if that transaction fails. Who may send or see a file is the caller's business;
 hiding one is for arbitrators only, and the case that owns it hears of it through
 ``settings.PORTAL_EVIDENCE_HOOK``.
+
+Files sent with a form that is refused are not lost: ``evidence_hold`` checks and stores
+them exactly as evidence (the same ``evidence_store``) and keeps them for their sender
+(``HeldFile``), in the form they came with, until a time the caller gives;
+``evidence_attach_held`` makes them evidence of the case inside the transaction that opens
+it, ``evidence_release`` lets the sender remove one, and ``evidence_sweep_held`` deletes
+the holds that ran out.
 """
 
 from __future__ import annotations
@@ -21,12 +28,13 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
 from evidence import storage
-from evidence.models import Evidence
+from evidence.models import Evidence, HeldFile
 from evidence.validators import (
     IMAGE_TYPES,
     PILLOW_FORMATS,
@@ -65,6 +73,7 @@ class StoredFile:
     duration: Decimal | None = None
     codec: str = ""
     stored_sha256: str = ""
+    thumbnail: str = ""  # already made (a held file's), or made after the commit
 
 
 @dataclass(frozen=True)
@@ -156,11 +165,12 @@ def _video_path(upload: Any) -> tuple[str, Any]:
 
 
 def evidence_store(
-    *, files: Sequence[Any], allowed: int
+    *, files: Sequence[Any], allowed: int, full: str = ""
 ) -> tuple[list[StoredFile], list[Rejection]]:
     """Check each file by its content and store the good ones; refuse the rest by name.
 
-    ``allowed`` is how many more files this person may still send in this case.
+    ``allowed`` is how many more files this person may still send in this case; ``full``
+    says why a file beyond that is refused (the case's limit by default).
     """
     stored: list[StoredFile] = []
     rejected: list[Rejection] = []
@@ -169,7 +179,7 @@ def evidence_store(
         try:
             if len(stored) >= allowed:
                 raise EvidenceRejected(
-                    name, _("you have reached the limit of files for this dispute.")
+                    name, full or _("you have reached the limit of files for this dispute.")
                 )
             size = int(getattr(upload, "size", 0) or 0)
             kind, mime = sniff(name, upload, size)
@@ -261,21 +271,22 @@ def evidence_attach(
             height=item.height,
             duration=item.duration,
             codec=item.codec,
+            thumbnail=item.thumbnail,
             created_at=now,
         )
         for item in stored
     )
-    ids = [row.pk for row in rows]
+    ids = [row.pk for row in rows if not row.thumbnail]
     if ids:
         transaction.on_commit(lambda: _queue_thumbnails(ids))
     return rows
 
 
-def _queue_thumbnails(ids: list[int]) -> None:
-    from evidence.tasks import make_thumbnails
+def _queue_thumbnails(ids: list[int], *, held: bool = False) -> None:
+    from evidence.tasks import make_held_thumbnails, make_thumbnails
 
     try:
-        make_thumbnails.delay(ids)
+        (make_held_thumbnails if held else make_thumbnails).delay(ids)
     except Exception:
         logger.warning("broker unreachable: thumbnails for %s wait for the next upload", ids)
 
@@ -310,15 +321,11 @@ def _poster_frame(name: str, source: Any) -> Image.Image | None:
     return image.rotate(rotation, expand=True) if rotation else image
 
 
-def evidence_make_thumbnail(*, evidence_id: int) -> bool:
-    """A small JPEG for the gallery: the photo scaled down, or a video's poster frame;
-    True if one was made."""
-    evidence = Evidence.objects.filter(pk=evidence_id, thumbnail="").first()
-    if evidence is None:
-        return False
-    name = evidence.file.name
+def _thumbnail_key(*, kind: str, name: str) -> str | None:
+    """Store a small JPEG of a stored file (the photo scaled down, or a video's poster
+    frame) and return its key; None if no picture can be had."""
     with default_storage.open(name, "rb") as source, decode_slot(name, wait=None):
-        if evidence.kind == "photo":
+        if kind == "photo":
             Image.MAX_IMAGE_PIXELS = settings.PORTAL_EVIDENCE_MAX_PIXELS
             with Image.open(source) as photo:
                 photo.thumbnail(THUMBNAIL_SIZE)  # draft mode for JPEG: a reduced decode
@@ -326,12 +333,23 @@ def evidence_make_thumbnail(*, evidence_id: int) -> bool:
         else:
             poster = _poster_frame(name, source)
             if poster is None:
-                return False
+                return None
             image = poster.convert("RGB")
     out = tempfile.SpooledTemporaryFile()  # noqa: SIM115
     with out:
         image.save(out, "JPEG", quality=80)
-        key = storage.save(storage.random_key("thumbnails", "jpg"), out)
+        return storage.save(storage.random_key("thumbnails", "jpg"), out)
+
+
+def evidence_make_thumbnail(*, evidence_id: int) -> bool:
+    """A small JPEG for the gallery: the photo scaled down, or a video's poster frame;
+    True if one was made."""
+    evidence = Evidence.objects.filter(pk=evidence_id, thumbnail="").first()
+    if evidence is None:
+        return False
+    key = _thumbnail_key(kind=evidence.kind, name=evidence.file.name)
+    if key is None:
+        return False
     updated = Evidence.objects.filter(pk=evidence_id, thumbnail="").update(thumbnail=key)
     if not updated:
         storage.delete_quietly([key])
@@ -348,11 +366,13 @@ class EvidenceError(Exception):
 
 @contextmanager
 def stored_evidence(
-    *, files: Sequence[Any], allowed: int
+    *, files: Sequence[Any], allowed: int, full: str = ""
 ) -> Iterator[tuple[list[StoredFile], list[Rejection]]]:
     """Check and store the files (before any transaction: storage is an external call),
     and delete them again if the block that attaches them fails."""
-    stored, rejected = evidence_store(files=files, allowed=allowed) if files else ([], [])
+    stored, rejected = (
+        evidence_store(files=files, allowed=allowed, full=full) if files else ([], [])
+    )
     try:
         yield stored, rejected
     except BaseException:
@@ -384,3 +404,207 @@ def evidence_hide(*, evidence_id: int, user: Any, reason: str, now: datetime | N
         if hidden:
             call_hook("PORTAL_EVIDENCE_HOOK", evidence=item, user=user, at=now)
     return hidden
+
+
+# --- files kept for a refused form ---------------------------------------------------------
+@dataclass(frozen=True)
+class Hold:
+    """What ``evidence_hold`` kept of one upload, and what it refused (by name)."""
+
+    held: list[HeldFile]
+    rejected: list[Rejection]
+
+
+def _live_holds(*, owner: Any, now: datetime) -> QuerySet[HeldFile]:
+    return HeldFile.objects.filter(owner=owner, expires_at__gt=now)
+
+
+def evidence_hold(
+    *,
+    owner: Any,
+    scope: str,
+    files: Sequence[Any],
+    limit: int,
+    expires_at: datetime,
+    now: datetime | None = None,
+) -> Hold:
+    """Check and store files exactly as evidence is (``evidence_store``: type by content,
+    metadata stripped, bomb and size limits), and keep them for ``owner`` in the form named
+    ``scope`` until ``expires_at``.
+
+    ``limit`` is how many files the case takes from this person (the files already held
+    for this form count); a person holds at most ``PORTAL_EVIDENCE_HOLD_MAX_FILES`` files
+    across all forms. Files beyond either are refused by name. Thumbnails are made by Celery
+    after the commit."""
+    now = now or timezone.now()
+    if not files:
+        return Hold([], [])
+    holds = _live_holds(owner=owner, now=now)
+    for_form = max(limit - holds.filter(scope=scope).count(), 0)
+    for_person = max(settings.PORTAL_EVIDENCE_HOLD_MAX_FILES - holds.count(), 0)
+    full = ""
+    if for_person < for_form:
+        full = _("you have too many files waiting in unfinished forms; send or remove those first.")
+    with (
+        stored_evidence(files=files, allowed=min(for_form, for_person), full=full) as (
+            stored,
+            rejected,
+        ),
+        transaction.atomic(),
+    ):
+        rows = HeldFile.objects.bulk_create(
+            HeldFile(
+                owner=owner,
+                scope=scope,
+                kind=item.kind,
+                content_type=item.content_type,
+                original_name=item.original_name,
+                received_sha256=item.sha256,
+                received_size=item.size,
+                file=item.name,
+                stored_size=item.stored_size,
+                stored_sha256=item.stored_sha256,
+                width=item.width,
+                height=item.height,
+                duration=item.duration,
+                codec=item.codec,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            for item in stored
+        )
+        ids = [row.pk for row in rows]
+        if ids:
+            transaction.on_commit(lambda: _queue_thumbnails(ids, held=True))
+    return Hold(rows, rejected)
+
+
+def _drop_files(rows: Sequence[HeldFile]) -> None:
+    """Delete the stored files of held rows deleted in this transaction, once it commits."""
+    names = [name for row in rows for name in (row.file.name, row.thumbnail.name) if name]
+    if names:
+        transaction.on_commit(lambda: storage.delete_quietly(names))
+
+
+def evidence_release(*, owner: Any, scope: str, held_id: int) -> HeldFile | None:
+    """The owner removes one file held for a form before sending it: the row now, the file
+    after the commit. None (nothing done) if no such file is held for this person."""
+    with transaction.atomic():
+        row = (
+            HeldFile.objects.select_for_update()
+            .filter(pk=held_id, owner=owner, scope=scope)
+            .first()
+        )
+        if row is None:
+            return None
+        row.delete()
+        _drop_files([row])
+    return row
+
+
+def evidence_attach_held(
+    *,
+    owner: Any,
+    scope: str,
+    held_ids: Sequence[int],
+    limit: int,
+    party: str,
+    dispute_id: int | None = None,
+    complaint_id: int | None = None,
+    now: datetime | None = None,
+) -> list[Evidence]:
+    """Inside the caller's transaction: the files held for ``owner`` in the form ``scope``
+    become evidence of the case (the same stored files, nothing copied), and the form's
+    other held files are dropped (the form is done).
+
+    Every id must be a file this person holds for this form and that has not run out;
+    otherwise nothing is attached (``EvidenceError``). If the caller's transaction rolls
+    back, the files are still held."""
+    now = now or timezone.now()
+    wanted = set(held_ids)
+    rows = list(
+        HeldFile.objects.select_for_update()
+        .filter(owner=owner, scope=scope)
+        .order_by("created_at", "pk")
+    )
+    chosen = [row for row in rows if row.pk in wanted and row.expires_at > now]
+    if len(chosen) != len(wanted):
+        raise EvidenceError(
+            _(
+                "Some of the files you sent earlier are no longer kept (they are kept for a "
+                "limited time, or were removed): please choose them again."
+            )
+        )
+    if len(chosen) > limit:
+        raise EvidenceError(
+            _("At most %(n)d files can be sent here: remove %(extra)d of them.")
+            % {"n": limit, "extra": len(chosen) - limit}
+        )
+    attached = evidence_attach(
+        stored=[
+            StoredFile(
+                row.file.name,
+                row.kind,
+                row.content_type,
+                row.original_name,
+                row.received_sha256,
+                row.received_size,
+                row.stored_size,
+                row.width,
+                row.height,
+                row.duration,
+                row.codec,
+                stored_sha256=row.stored_sha256,
+                thumbnail=row.thumbnail.name,
+            )
+            for row in chosen
+        ],
+        dispute_id=dispute_id,
+        complaint_id=complaint_id,
+        uploaded_by=owner,
+        party=party,
+        now=now,
+    )
+    HeldFile.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    _drop_files([row for row in rows if row not in chosen])
+    return attached
+
+
+def evidence_sweep_held(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Delete the held files whose time ran out: the rows, then their files after each
+    batch commits. Safe to run twice or at once (rows being used are skipped, and a file
+    already gone is no error); returns how many were deleted."""
+    now = now or timezone.now()
+    swept = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                HeldFile.objects.select_for_update(skip_locked=True)
+                .filter(expires_at__lte=now)
+                .order_by("expires_at", "pk")[:batch_size]
+            )
+            if not rows:
+                return swept
+            HeldFile.objects.filter(pk__in=[row.pk for row in rows]).delete()
+            _drop_files(rows)
+        swept += len(rows)
+        if len(rows) < batch_size:
+            return swept
+
+
+def evidence_make_held_thumbnail(*, held_id: int) -> bool:
+    """The preview of a held file (as a gallery thumbnail); True if one was made. If the
+    file became evidence or was removed meanwhile, the preview is deleted again."""
+    row = HeldFile.objects.filter(pk=held_id, thumbnail="").first()
+    if row is None:
+        return False
+    try:
+        key = _thumbnail_key(kind=row.kind, name=row.file.name)
+    except FileNotFoundError:  # removed or swept meanwhile
+        return False
+    if key is None:
+        return False
+    updated = HeldFile.objects.filter(pk=held_id, thumbnail="").update(thumbnail=key)
+    if not updated:
+        storage.delete_quietly([key])
+    return bool(updated)

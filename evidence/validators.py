@@ -25,6 +25,8 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
+from evidence.sizes import over_limit_labels
+
 # HEIC/HEIF through Pillow, without the extra images a HEIF may carry (never stored).
 register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
@@ -141,19 +143,21 @@ def sniff(name: str, stream: IO[bytes], size: int) -> tuple[str, str]:
 
 
 def check_size(name: str, kind: str, size: int) -> None:
+    """Refuse a file above its kind's limit (decimal MB, as the limit is stated)."""
     limit = (
         settings.PORTAL_EVIDENCE_MAX_IMAGE_BYTES
         if kind == "photo"
         else settings.PORTAL_EVIDENCE_MAX_VIDEO_BYTES
     )
     if size > limit:
+        said, allowed = over_limit_labels(size, limit)
         raise EvidenceRejected(
             name,
-            _("the file is %(size)s MB; %(kind)s can be at most %(limit)s MB.")
+            _("the file is %(size)s; %(kind)s can be at most %(limit)s.")
             % {
-                "size": f"{size / 1024 / 1024:.1f}",
+                "size": said,
                 "kind": _("a photo") if kind == "photo" else _("a video"),
-                "limit": limit // (1024 * 1024),
+                "limit": allowed,
             },
         )
 

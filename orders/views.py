@@ -7,7 +7,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from orders.forms import ShipForm
-from orders.selectors import orders_for_buyer, orders_for_store, store_for_seller
+from orders.selectors import (
+    orders_for_buyer,
+    orders_for_store,
+    receipt_confirmation,
+    store_for_seller,
+)
 from orders.services import OrderError, order_confirm_receipt, order_mark_shipped
 from orders.states import OrderState
 
@@ -34,7 +39,7 @@ def confirm_receipt(request: HttpRequest, number: str) -> HttpResponse:
     return render(
         request,
         "orders/confirm_receipt.html",
-        {"order": order, "window": order.dispute_window(now=now), "now": now},
+        {"order": order, "confirmation": receipt_confirmation(order=order, now=now), "now": now},
     )
 
 

@@ -34,7 +34,15 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 (DEBUG only)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The address links in mails point to: SITE_URL, or else the one `make run` serves on (it records
+# it in var/site-url, so that a command run by hand later, `manage.py sweep_deadlines --deliver`,
+# links to the same port), or else the default port.
+SITE_URL_FILE = VAR_DIR / "site-url"
+SITE_URL = (
+    env.str("SITE_URL", default="")
+    or (SITE_URL_FILE.read_text().strip() if SITE_URL_FILE.is_file() else "")
+    or "http://127.0.0.1:8000"
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +77,8 @@ MIDDLEWARE = [
     "accounts.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Inside the ones that add headers: with DEBUG on, a 404 is the portal's page (errors.py).
+    "portal.errors.ErrorPagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a locked-out log-in into the lock-out page.
     "axes.middleware.AxesMiddleware",
@@ -76,6 +86,15 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
+
+# Error pages: the portal's own (templates/404.html, 403.html, 400.html, 500.html; handlers in
+# portal/urls.py), DEBUG or not. With DEBUG on, Django would show its technical pages (every URL
+# pattern, tracebacks, settings); portal/errors.py puts the portal's in their place unless a
+# developer asks for them with TECHNICAL_ERROR_PAGES=1. Tracebacks always go to the log.
+PORTAL_TECHNICAL_ERROR_PAGES = DEBUG and env.bool("TECHNICAL_ERROR_PAGES", default=False)
+DEFAULT_EXCEPTION_REPORTER = "portal.errors.PageReporter"
+# A form refused by the CSRF check: "the page was open too long, reload it and send again".
+CSRF_FAILURE_VIEW = "portal.errors.csrf_failure"
 
 TEMPLATES = [
     {
@@ -241,6 +260,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
+    # Files kept for a refused form whose hold ran out (PORTAL_EVIDENCE_HOLD): rows and files.
+    "sweep-expired-held-files": {
+        "task": "evidence.tasks.sweep_expired_held_files",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
 }
 
 # --- Mail ---
@@ -343,10 +368,17 @@ PORTAL_COUPON_VALIDITY = timedelta(days=env.int("PORTAL_COUPON_VALID_DAYS", defa
 # The dispute description must be written in English (Latin script); off for other markets.
 PORTAL_REQUIRE_LATIN_DESCRIPTION = env.bool("PORTAL_REQUIRE_LATIN_DESCRIPTION", default=True)
 PORTAL_CURRENCY = env.str("PORTAL_CURRENCY", default="USD")
-# Evidence: photos and videos, checked by their content.
-PORTAL_EVIDENCE_MAX_IMAGE_BYTES = env.int("PORTAL_EVIDENCE_MAX_IMAGE_MB", default=15) * 1024 * 1024
-PORTAL_EVIDENCE_MAX_VIDEO_BYTES = env.int("PORTAL_EVIDENCE_MAX_VIDEO_MB", default=200) * 1024 * 1024
+# Evidence: photos and videos, checked by their content. Sizes are decimal, as every page and
+# message states them (evidence/sizes.py): 1 MB = 1,000,000 bytes, so "15 MB" allows
+# 15,000,000 bytes.
+PORTAL_EVIDENCE_MAX_IMAGE_BYTES = env.int("PORTAL_EVIDENCE_MAX_IMAGE_MB", default=15) * 1_000_000
+PORTAL_EVIDENCE_MAX_VIDEO_BYTES = env.int("PORTAL_EVIDENCE_MAX_VIDEO_MB", default=200) * 1_000_000
 PORTAL_EVIDENCE_MAX_FILES_PER_PARTY = env.int("PORTAL_EVIDENCE_MAX_FILES", default=10)
+# Files sent with a form that was refused (the dispute questionnaire) are kept for the person
+# who sent them this long (disputes/deadlines.py), so the corrected form needs no new upload;
+# then the sweep deletes them. At most this many such files per person at once.
+PORTAL_EVIDENCE_HOLD = timedelta(hours=env.int("PORTAL_EVIDENCE_HOLD_HOURS", default=24))
+PORTAL_EVIDENCE_HOLD_MAX_FILES = env.int("PORTAL_EVIDENCE_HOLD_MAX_FILES", default=30)
 # Pillow refuses images above this many pixels (a decompression bomb), as an error.
 PORTAL_EVIDENCE_MAX_PIXELS = env.int("PORTAL_EVIDENCE_MAX_PIXELS", default=40_000_000)
 # At most this many photos (or video poster frames) are decoded at once in one process: a

@@ -6,6 +6,12 @@ from django.utils.translation import gettext_lazy as _
 from accounts import views as account_views
 from dashboards.views import home
 
+# The portal's own error pages (portal/errors.py), also with DEBUG on.
+handler400 = "portal.errors.bad_request"
+handler403 = "portal.errors.permission_denied"
+handler404 = "portal.errors.page_not_found"
+handler500 = "portal.errors.server_error"
+
 admin.site.site_header = _("Dispute portal: staff")
 admin.site.site_title = _("Dispute portal")
 admin.site.index_title = _("Arbitration and records")
@@ -56,4 +62,5 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("disputes.urls")),
     path("", include("complaints.urls")),
+    path("", include("evidence.urls")),
 ]

@@ -26,7 +26,7 @@ from PIL import Image
 
 from complaints.models import Complaint
 from disputes.models import Dispute, DisputeEvent, DisputeMessage, EvidenceRequest
-from evidence.models import Evidence
+from evidence.models import Evidence, HeldFile
 from orders.models import Order, OrderLine
 from refunds.models import Coupon, Payout, Refund
 
@@ -145,6 +145,7 @@ def snapshot() -> dict[str, Any]:
         "requests": EvidenceRequest.objects.count(),
         "complaints": Complaint.objects.count(),
         "money": (Refund.objects.count(), Coupon.objects.count(), Payout.objects.count()),
+        "held": HeldFile.objects.count(),
     }
 
 
@@ -185,11 +186,38 @@ def with_revision(dispute: Dispute) -> st.SearchStrategy[Any]:
 
 
 # --- the buyer's questionnaire --------------------------------------------------------------
+@pytest.fixture
+def held(world) -> dict[str, str]:
+    """A photo kept for alice's refused questionnaire, and one carol sent (a file of hers,
+    even under the same form's name, is never alice's to attach or remove)."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from disputes.services.opening import dispute_hold_files, questionnaire_scope
+    from evidence.services import evidence_hold
+
+    line = world.fresh_line
+    carols = evidence_hold(
+        owner=get_user_model().objects.get(username="carol"),
+        scope=questionnaire_scope(line),
+        files=[_photo()],
+        limit=10,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    mine = dispute_hold_files(line=line, buyer=world.alice, files=[_photo()])
+    return {"mine": str(mine.held[0].pk), "carol's": str(carols.held[0].pk)}
+
+
 @FUZZ
 @given(data=st.data())
-def test_the_questionnaire(client, world, data):
+def test_the_questionnaire(client, world, held, data):
     url = reverse("disputes:open", args=[world.fresh_line.pk])
+    ids = st.lists(st.one_of(st.sampled_from(list(held.values())), NUMBER), max_size=3)
     form = {
+        "held": data.draw(ids),
+        "remove_held": data.draw(ids),
         "received": data.draw(field(["yes", "no"])),
         "reason": data.draw(field(["not_received", "not_as_described", "damaged", "other"])),
         "description": data.draw(TEXT),
@@ -202,9 +230,13 @@ def test_the_questionnaire(client, world, data):
 
     def whole(before: dict, after: dict) -> bool:
         opened = len(after["disputes"]) == len(before["disputes"]) + 1
-        return opened and after["events"] == before["events"] + 1
+        if not opened:  # refused: only files kept for the form (or taken back) may change
+            return {**after, "held": 0} == {**before, "held": 0}
+        # Opened: alice's kept file became evidence or was dropped; carol's is untouched.
+        return after["events"] == before["events"] + 1 and after["held"] == before["held"] - 1
 
     post_and_check(client, world.alice, url, form, whole)
+    assert HeldFile.objects.filter(pk=held["carol's"]).exists(), "carol's file stays hers"
 
 
 # --- negotiation and fulfilment on the dispute page -----------------------------------------
@@ -225,6 +257,20 @@ def test_the_proposal(client, world, data):
     post_and_check(
         client, user, reverse("disputes:propose", args=[dispute.pk]), form, one_more_event
     )
+
+
+@FUZZ
+@given(data=st.data())
+def test_the_decline(client, world, data):
+    """The seller declines the buyer's request (the buyer may not decline her own)."""
+    dispute = world.open
+    form = {
+        "reason": data.draw(TEXT),
+        "revision": data.draw(with_revision(dispute)),
+    }
+    user = data.draw(st.sampled_from([dispute.store.owner, dispute.buyer]))
+    url = reverse("disputes:decline", args=[dispute.pk])
+    post_and_check(client, user, url, form, one_more_event)
 
 
 @FUZZ

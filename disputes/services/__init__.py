@@ -9,7 +9,7 @@ leave the mail to the outbox, delivered after the commit.
 
 - ``guard``: refusals, the lock, the legality check, the guarded save, the text rule
 - ``opening``: the questionnaire and the opening of a dispute
-- ``negotiation``: accept, propose, withdraw
+- ``negotiation``: accept, decline, propose, withdraw
 - ``fulfilment``: the return and the replacement, step by step
 - ``thread``: messages and evidence
 - ``arbitration``: assignment, rulings, replies, evidence requests
@@ -47,6 +47,7 @@ from disputes.services.guard import (
 )
 from disputes.services.negotiation import (
     dispute_accept,
+    dispute_decline,
     dispute_propose,
     dispute_withdraw,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "dispute_assign",
     "dispute_confirm_replacement",
     "dispute_confirm_return",
+    "dispute_decline",
     "dispute_open",
     "dispute_post_message",
     "dispute_process_deadline",

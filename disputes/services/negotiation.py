@@ -1,5 +1,5 @@
-"""Buyer and seller negotiate: accept the proposal on the table, propose something else,
-or (the buyer) withdraw."""
+"""Buyer and seller negotiate: accept the proposal on the table, decline it, propose
+something else, or (the buyer) withdraw."""
 
 from __future__ import annotations
 
@@ -154,6 +154,51 @@ def dispute_propose(
     return dispute
 
 
+def dispute_decline(
+    *,
+    dispute_id: int,
+    user: User,
+    reason: str = "",
+    expected_revision: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """The other side of whoever made the proposal on the table says no to it, with an
+    optional reason, without proposing another. Nothing is on the table afterwards (it can
+    no longer be accepted) and either side may propose; the negotiation clock runs on
+    toward escalation (a seller declining the buyer's request has answered, and starts
+    it)."""
+    now = now or timezone.now()
+    reason = clean_text(
+        reason,
+        field="reason",
+        minimum=0,
+        too_short="",
+        too_long=_("Keep the reason under %(n)d characters."),
+    )
+    with transaction.atomic():
+        dispute = locked(dispute_id)
+        party = check_move(dispute, user, dispute.decline, expected_revision, now)
+        declined = (dispute.proposal_type, dispute.proposal_amount, dispute.proposal_by)
+        change = Change()
+        before = dispute.state
+        dispute.decline(party=party, at=now)
+        save_transition(dispute)
+        events.declined(
+            change.log,
+            dispute,
+            user=user,
+            party=party,
+            before=before,
+            at=now,
+            outcome=declined[0],
+            amount=declined[1],
+            proposed_by=declined[2],
+            reason=reason,
+        )
+        change.flush(at=now)
+    return dispute
+
+
 def dispute_withdraw(
     *,
     dispute_id: int,
@@ -190,6 +235,7 @@ __all__ = [
     "check_amount",
     "check_proposal",
     "dispute_accept",
+    "dispute_decline",
     "dispute_propose",
     "dispute_withdraw",
     "outcome_amount",

@@ -1,4 +1,10 @@
-"""The buyer opens a dispute: the questionnaire's rules, checked once, and the opening."""
+"""The buyer opens a dispute: the questionnaire's rules, checked once, and the opening.
+
+Photos and videos sent with the questionnaire are checked, cleaned and kept for the buyer
+as soon as they arrive (``dispute_hold_files``), whatever becomes of the rest of the form:
+a refused questionnaire (a description in another script, an amount too high) shows them
+as already sent, and the corrected one attaches them without a new upload, in the
+transaction that opens the dispute."""
 
 from __future__ import annotations
 
@@ -19,7 +25,17 @@ from disputes.outcomes import Change
 from disputes.services.guard import CENT, DisputeError, clean_text, format_money
 from disputes.states import Party, Reason, RequestedOutcome
 from disputes.validators import visible_text
-from evidence.services import Rejection, evidence_attach, stored_evidence
+from evidence.models import HeldFile
+from evidence.services import (
+    EvidenceError,
+    Hold,
+    Rejection,
+    evidence_attach,
+    evidence_attach_held,
+    evidence_hold,
+    evidence_release,
+    stored_evidence,
+)
 from orders.models import OrderLine
 from orders.services import lock_orders
 
@@ -47,6 +63,36 @@ class Opened(NamedTuple):
 def evidence_required(reason: str) -> bool:
     """Photos or videos are required for every reason but "not received"."""
     return reason != Reason.NOT_RECEIVED
+
+
+def questionnaire_scope(line: OrderLine) -> str:
+    """The name under which files sent with the questionnaire of ``line`` are held."""
+    return f"dispute-line:{line.pk}"
+
+
+def dispute_hold_files(
+    *, line: OrderLine, buyer: User, files: Sequence[Any], now: datetime | None = None
+) -> Hold:
+    """Check, clean and keep for the buyer the files sent with the questionnaire of one of
+    their lines, until ``deadlines.held_files_expire_at``; the files already kept for it
+    count toward the dispute's limit. Refused files are named with their reason."""
+    now = now or timezone.now()
+    if line.order.buyer_id != buyer.pk:
+        raise DisputeError(_("Only the buyer of this order can open a dispute on it."))
+    return evidence_hold(
+        owner=buyer,
+        scope=questionnaire_scope(line),
+        files=files,
+        limit=settings.PORTAL_EVIDENCE_MAX_FILES_PER_PARTY,
+        expires_at=deadlines.held_files_expire_at(held_at=now),
+        now=now,
+    )
+
+
+def dispute_remove_held_file(*, line: OrderLine, buyer: User, held_id: int) -> HeldFile | None:
+    """The buyer takes back one file kept for the questionnaire before sending it; None if
+    no such file is kept for them there."""
+    return evidence_release(owner=buyer, scope=questionnaire_scope(line), held_id=held_id)
 
 
 def request_problems(
@@ -109,23 +155,29 @@ def dispute_open(
     buyer: User,
     request: DisputeRequest,
     files: Sequence[Any] = (),
+    held: Sequence[int] = (),
     now: datetime | None = None,
 ) -> Opened:
     """The buyer opens a dispute on one line of their order. One dispute per line, ever.
 
-    The questionnaire is checked first (every problem at once, before any file is
-    stored); then the files are checked and stored, and unless the parcel never came at
-    least one must be a readable photo or video. If opening fails, the stored files are
-    deleted again."""
+    ``held`` are files already kept for this questionnaire (``dispute_hold_files``); they
+    become the dispute's evidence in the transaction that opens it, and any other file kept
+    for it is dropped. Each must be the buyer's, for this line, and still kept, or nothing
+    is opened. ``files`` are new uploads: the questionnaire is checked first (every problem
+    at once, before any of them is stored); then they are checked and stored, and unless
+    the parcel never came at least one file must be a readable photo or video. If opening
+    fails, the new files are deleted again and the held ones stay held."""
     now = now or timezone.now()
-    problems = request_problems(line=line, request=request, has_files=bool(files))
+    held = list(dict.fromkeys(held))
+    limit = settings.PORTAL_EVIDENCE_MAX_FILES_PER_PARTY
+    problems = request_problems(line=line, request=request, has_files=bool(files or held))
     if problems:
         raise DisputeError.of(problems)
-    with stored_evidence(files=files, allowed=settings.PORTAL_EVIDENCE_MAX_FILES_PER_PARTY) as (
+    with stored_evidence(files=files, allowed=max(limit - len(held), 0)) as (
         stored,
         rejected,
     ):
-        if evidence_required(request.reason) and not stored:
+        if evidence_required(request.reason) and not stored and not held:
             refused = " ".join(str(item) for item in rejected)
             raise DisputeError(
                 " ".join(
@@ -140,6 +192,18 @@ def dispute_open(
             evidence_attach(
                 stored=stored, dispute_id=dispute.pk, uploaded_by=buyer, party=Party.BUYER, now=now
             )
+            try:
+                evidence_attach_held(
+                    owner=buyer,
+                    scope=questionnaire_scope(line),
+                    held_ids=held,
+                    limit=limit - len(stored),
+                    party=Party.BUYER,
+                    dispute_id=dispute.pk,
+                    now=now,
+                )
+            except EvidenceError as exc:
+                raise DisputeError(str(exc), field="evidence") from exc
             change.flush(at=now)
     return Opened(dispute, rejected)
 

@@ -4,6 +4,9 @@ person's selector, check that the step is theirs, validate, call one service, an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -17,6 +20,7 @@ from django_fsm import can_proceed
 
 from disputes import services
 from disputes.forms import (
+    DeclineForm,
     EvidenceForm,
     MessageForm,
     ObjectionForm,
@@ -26,8 +30,9 @@ from disputes.forms import (
 )
 from disputes.models import Dispute
 from disputes.selectors import disputes_for_user
-from disputes.states import Party
+from disputes.states import Closing, DisputeState, Party
 from disputes.views.respond import conflict, respond
+from orders.templatetags.clocks import absolute
 from refunds.selectors import refund_tracker
 from refunds.services import RefundError, refund_mark_arrived
 
@@ -42,7 +47,9 @@ def _dispute(request: HttpRequest, pk: int, *, only: Party | tuple[Party, ...] =
     return dispute
 
 
-def _button(request: HttpRequest, dispute: Dispute, service, done: str) -> HttpResponse:
+def _button(
+    request: HttpRequest, dispute: Dispute, service, done: str | Callable[[Any], str]
+) -> HttpResponse:
     """A move that is only a button: it carries the revision its page was drawn at."""
     form = RevisionForm(request.POST)
     return respond(
@@ -58,15 +65,99 @@ def _button(request: HttpRequest, dispute: Dispute, service, done: str) -> HttpR
     )
 
 
+def _accepted(dispute: Dispute, party: Party | None) -> str:
+    """What accepting led to, and what happens next: a promise (a return, a replacement)
+    is not a settlement."""
+    when = absolute(dispute.next_deadline_at)
+    money = f"{dispute.outcome_amount} {dispute.currency}"
+    buyer = party == Party.BUYER
+    if dispute.state == DisputeState.AWAITING_REPLACEMENT:
+        return _(
+            "You accepted. The seller must ship the replacement by %(when)s; the dispute is "
+            "settled once it arrives."
+        ) % {"when": when}
+    if dispute.state == DisputeState.AWAITING_RETURN:
+        if buyer:
+            return _(
+                "You accepted. Ship the item back, with its tracking number, by %(when)s: "
+                "the refund of %(money)s is sent once the seller has it."
+            ) % {"when": when, "money": money}
+        return _(
+            "You accepted. The buyer must ship the item back by %(when)s; confirm here when "
+            "it arrives, and the refund of %(money)s goes out."
+        ) % {"when": when, "money": money}
+    if dispute.closing == Closing.REFUNDED:
+        if buyer:
+            text = _(
+                "You accepted. The dispute is settled: a refund of %(money)s is on its way to you."
+            )
+        else:
+            text = _(
+                "You accepted. The dispute is settled: a refund of %(money)s is on its way to the "
+                "buyer."
+            )
+        return text % {"money": money}
+    if dispute.closing == Closing.COUPON:
+        if buyer:
+            text = _("You accepted. The dispute is settled: your coupon worth %(money)s is below.")
+        else:
+            text = _(
+                "You accepted. The dispute is settled: the buyer gets a coupon worth %(money)s."
+            )
+        return text % {"money": money}
+    if dispute.closing == Closing.REJECTED:
+        return _("You accepted. The dispute is closed: the claim is rejected.")
+    return _("You accepted.")
+
+
 @login_required
 @require_POST
 def accept(request: HttpRequest, pk: int) -> HttpResponse:
-    return _button(
+    dispute = _dispute(request, pk)
+    party = dispute.party_of(request.user)
+    return _button(request, dispute, services.dispute_accept, lambda done: _accepted(done, party))
+
+
+@login_required
+@require_POST
+def decline(request: HttpRequest, pk: int) -> HttpResponse:
+    """Say no to the proposal on the table, with an optional reason, proposing nothing."""
+    dispute = _dispute(request, pk, only=(Party.BUYER, Party.SELLER))
+    party = dispute.party_of(request.user)
+    request_declined = dispute.state == DisputeState.OPEN  # the buyer's own request
+    form = DeclineForm(request.POST)
+    return respond(
         request,
-        _dispute(request, pk),
-        services.dispute_accept,
-        _("You accepted. The dispute is settled."),
+        dispute,
+        lambda: services.dispute_decline(
+            dispute_id=dispute.pk,
+            user=request.user,
+            reason=form.cleaned_data["reason"],
+            expected_revision=form.cleaned_data["revision"],
+        ),
+        form=form,
+        form_name="decline_form",
+        done=lambda done: _declined(done, party, request_declined),
+        anchor="#proposal",
     )
+
+
+def _declined(dispute: Dispute, party: Party | None, request_declined: bool) -> str:
+    when = absolute(dispute.next_deadline_at)
+    if party == Party.BUYER:
+        return _(
+            "You declined the seller's proposal; the seller has been told. Either of you may "
+            "propose something else; without an agreement by %(when)s, an arbitrator decides."
+        ) % {"when": when}
+    if request_declined:
+        return _(
+            "You declined the buyer's request; the buyer has been told. Either of you may "
+            "propose something else; without an agreement by %(when)s, an arbitrator decides."
+        ) % {"when": when}
+    return _(
+        "You declined the buyer's proposal; the buyer has been told. Either of you may "
+        "propose something else; without an agreement by %(when)s, an arbitrator decides."
+    ) % {"when": when}
 
 
 @login_required

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from disputes.forms import (
+    DeclineForm,
     EvidenceForm,
     MessageForm,
     ObjectionForm,
@@ -24,7 +25,7 @@ from disputes.selectors import (
     dispute_timeline,
 )
 from disputes.services import evidence_allowance
-from disputes.states import Closing
+from disputes.states import Closing, EventKind, Party
 from refunds.selectors import dispute_coupon, refund_tracker
 
 
@@ -35,13 +36,22 @@ def detail_context(request: HttpRequest, dispute: Dispute, **forms: Any) -> dict
     actions = {t.name for t in dispute.get_available_user_state_transitions(request.user)}
     revision = {"revision": dispute.revision}
     now = timezone.now()
+    timeline = list(
+        dispute_timeline(dispute=dispute, for_parties=party in (Party.BUYER, Party.SELLER))
+    )
     return {
         "dispute": dispute,
         "party": party,
         "actions": actions,
-        "timeline": list(dispute_timeline(dispute=dispute)),
+        "timeline": timeline,
+        # Why nothing is on the table while negotiating: the proposal declined last.
+        "declined": next((e for e in reversed(timeline) if e.kind == EventKind.DECLINED), None)
+        if dispute.is_negotiating and not dispute.proposal_type
+        else None,
         "thread": list(dispute_messages(dispute=dispute)),
         "accept_form": RevisionForm(initial=revision),
+        "decline_form": forms.get("decline_form")
+        or (DeclineForm(initial=revision) if "decline" in actions else None),
         "propose_form": forms.get("propose_form")
         or (ProposalForm(initial=revision, party=party) if "propose" in actions else None),
         "message_form": forms.get("message_form") or MessageForm(),

@@ -22,10 +22,18 @@ from disputes.selectors import (
     store_dispute_counts,
 )
 from disputes.services import DisputeError, dispute_open
+from disputes.services.opening import (
+    dispute_hold_files,
+    dispute_remove_held_file,
+    questionnaire_scope,
+)
 from disputes.states import DisputeState
 from disputes.views.context import detail_context
-from disputes.views.respond import ask_for_files_again, report_rejections
+from disputes.views.respond import report_rejections
+from evidence.forms import held_ids
 from evidence.models import Evidence
+from evidence.selectors import held_files
+from evidence.services import Hold
 from evidence.views import file_response, thumbnail_response, visible_or_404
 from orders.models import OrderLine
 from orders.selectors import store_for_seller
@@ -34,24 +42,51 @@ from orders.selectors import store_for_seller
 @login_required
 @require_http_methods(["GET", "POST"])
 def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
+    """The questionnaire. Files sent with it are kept for the buyer at once: a refused form
+    shows them as already sent (each with a "Remove" box), and the corrected one attaches
+    them without a new upload."""
     line = get_object_or_404(
         OrderLine.objects.select_related("order", "order__store"),
         pk=line_id,
         order__buyer=request.user,
     )
-    existing = Dispute.objects.filter(line=line).values_list("pk", flat=True).first()
-    if existing:
-        messages.info(request, _("This item already has a dispute; here it is."))
-        return redirect("disputes:detail", existing)
     now = timezone.now()
-    form = OpenDisputeForm(request.POST or None, request.FILES or None, line=line)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    existing = Dispute.objects.filter(line=line).only("pk", "state", "finished_at").first()
+    if existing is not None and existing.state == DisputeState.WITHDRAWN:
+        # Said plainly, with the way to it: a withdrawn dispute cannot be opened again.
+        return render(
+            request,
+            "disputes/open.html",
+            {"line": line, "order": line.order, "withdrawn": existing, "now": now},
+            status=409 if posted else 200,
+        )
+    if existing is not None:
+        messages.info(request, _("This item already has a dispute; here it is."))
+        return redirect("disputes:detail", existing.pk)
+    window = line.order.dispute_window(now=now)
+    form = OpenDisputeForm(request.POST or None, line=line)
+    sent = Hold([], [])
+    removed: list[int] = []
+    if posted and window.is_open:
+        # The files come first: kept for the buyer whatever becomes of the answers, and
+        # those the buyer ticked "Remove" are taken back.
+        sent = dispute_hold_files(
+            line=line, buyer=request.user, files=request.FILES.getlist("evidence"), now=now
+        )
+        for held_id in held_ids(request.POST.getlist("remove_held")) or []:
+            if dispute_remove_held_file(line=line, buyer=request.user, held_id=held_id):
+                removed.append(held_id)
+    if posted and window.is_open and form.is_valid():
         try:
             opened = dispute_open(
                 line=line,
                 buyer=request.user,
                 request=form.request,
-                files=form.cleaned_data["evidence"],
+                held=[
+                    *(pk for pk in form.cleaned_data["held"] if pk not in removed),
+                    *(item.pk for item in sent.held),
+                ],
                 now=now,
             )
         except DisputeError as exc:
@@ -63,10 +98,14 @@ def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
                 request,
                 _("Your dispute is open. The seller has been told and must answer."),
             )
-            report_rejections(request, opened.rejected)
+            report_rejections(request, sent.rejected)
             return redirect("disputes:detail", opened.dispute.pk)
-    if form.is_bound and form.errors:
-        ask_for_files_again(request, form, "evidence")
+    for rejection in sent.rejected:
+        form.add_error("evidence", _("Not added: %(why)s") % {"why": rejection})
+    held = list(held_files(owner=request.user, scope=questionnaire_scope(line), now=now))
+    if held:
+        form["evidence"].label = _("Add more photos or videos")
+    refused = posted and (bool(form.errors) or not window.is_open)
     return render(
         request,
         "disputes/open.html",
@@ -74,10 +113,11 @@ def open_dispute(request: HttpRequest, line_id: int) -> HttpResponse:
             "line": line,
             "order": line.order,
             "form": form,
-            "window": line.order.dispute_window(now=now),
+            "window": window,
+            "held": held if window.is_open else [],
             "now": now,
         },
-        status=400 if form.is_bound and form.errors else 200,
+        status=400 if refused else 200,
     )
 
 

@@ -48,13 +48,19 @@ def timeleft(value: datetime | None) -> str:
 
 
 @register.inclusion_tag("includes/countdown.html")
-def countdown(until: datetime | None, now: datetime | None = None, label: str = "") -> dict:
+def countdown(
+    until: datetime | None, now: datetime | None = None, label: str = "", ended: str = ""
+) -> dict:
+    """``ended`` is what the clock says once it has run out ("late", "overdue"); by default
+    "time is up"."""
     now = now or timezone.now()
+    past = bool(until and until <= now)
     return {
         "until": until,
         "iso": until.isoformat() if until else "",
-        "text": remaining_text(until, now) if until else "",
+        "text": (ended if past and ended else remaining_text(until, now)) if until else "",
         "absolute": absolute(until),
-        "past": bool(until and until <= now),
+        "past": past,
         "label": label,
+        "ended": ended,
     }

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -49,8 +50,9 @@ def claim(reason: str = Reason.DAMAGED, received: bool = True) -> DisputeRequest
 
 def escalate(*, buyer, store, days_ago: float, reason: str = Reason.DAMAGED) -> Dispute:
     """A dispute that the negotiation clock escalated ``days_ago`` days ago (the seller
-    rejected the claim and sent a photo of their own)."""
+    rejected the claim and sent a photo of their own; the negotiation ran out then)."""
     escalated_at = timezone.now() - days_ago * DAY
+    answered_at = escalated_at - settings.PORTAL_NEGOTIATION_WINDOW
     order = make_order(buyer=buyer, store=store, shipped_at=escalated_at - 10 * DAY)
     dispute = open_dispute(
         line=order.lines.get(), buyer=buyer, request=claim(reason), now=escalated_at - 9 * DAY
@@ -59,14 +61,14 @@ def escalate(*, buyer, store, days_ago: float, reason: str = Reason.DAMAGED) -> 
         dispute_id=dispute.pk,
         user=store.owner,
         files=[photo("label.jpg")],
-        now=escalated_at - 8 * DAY - timedelta(hours=1),
+        now=answered_at - timedelta(hours=1),
     )
     dispute_propose(
         dispute_id=dispute.pk,
         user=store.owner,
         outcome=OutcomeType.REJECTED,
         note="The bags were whole when they left.",
-        now=escalated_at - 8 * DAY,
+        now=answered_at,
     )
     disputes_sweep_due(now=escalated_at)
     dispute.refresh_from_db()
@@ -220,7 +222,7 @@ def test_the_queue_marks_cases_past_the_target_and_the_limit(as_user, sam, queue
     html = as_user(sam).get(reverse(CHANGELIST) + "?queue=1").content.decode()
     old, late, fresh = (row_of(html, queue[name]) for name in ("old", "late", "fresh"))
     assert "70 days" in old and "over limit" in old
-    assert "20 days" in late and ">late<" in late and "over limit" not in late
+    assert "20 days" in late and ">late<" in late and "arbitration-over" not in late
     assert "2 days" in fresh and "arbitration-badge" not in fresh
     for row in (old, late, fresh):
         assert "20.00 USD" in row

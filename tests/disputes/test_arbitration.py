@@ -227,7 +227,8 @@ def test_silence_counts_as_agreement(ruled, alice, now):
     assert disputes_sweep_due(now=now + 14 * DAY - timedelta(seconds=1)).moved == 0
     assert disputes_sweep_due(now=now + 14 * DAY).moved == 1
     dispute = Dispute.objects.get(pk=ruled.pk)
-    assert (dispute.buyer_reply, dispute.seller_reply) == (Reply.AGREE, Reply.AGREE)
+    # The seller's silence counts as agreement, but is recorded as what it was: no reply.
+    assert (dispute.buyer_reply, dispute.seller_reply) == (Reply.AGREE, "")
     assert (dispute.state, dispute.closing) == (DisputeState.RESOLVED, Closing.REFUNDED)
     with pytest.raises(StaleDispute):
         dispute_reply_ruling(

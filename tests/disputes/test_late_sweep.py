@@ -207,3 +207,40 @@ def test_a_reminder_swept_late_is_dated_when_it_was_due_and_one_too_late_is_drop
     assert not other.events.filter(kind=EventKind.REMINDER).exists()
     other.refresh_from_db()
     assert other.reminder_at is None
+
+
+def test_the_admin_case_page_shows_when_a_late_clock_was_applied(order, alice, sam, now, client):
+    dispute = opened(order, alice, now)
+    due = dispute.next_deadline_at
+    disputes_sweep_due(now=due + LATE)
+    client.force_login(sam)
+    with time_machine.travel(due + LATE + timedelta(minutes=5), tick=False):
+        page = client.get(reverse("admin:disputes_dispute_change", args=[dispute.pk]))
+    html = page.content.decode()
+    assert f"applied late: {absolute(due + LATE)}" in html
+    assert html.count("applied late") == 2  # the deadline and the outcome, not the opening
+
+
+def test_the_admin_case_page_says_silence_is_no_reply(order, alice, bob, sam, now, client):
+    dispute = opened(order, alice, now)
+    dispute_propose(
+        dispute_id=dispute.pk, user=bob, outcome=OutcomeType.REJECTED, note="No.", now=now + DAY
+    )
+    escalated_at = now + DAY + settings.PORTAL_NEGOTIATION_WINDOW
+    disputes_sweep_due(now=escalated_at)
+    dispute_rule(
+        dispute_id=dispute.pk,
+        user=sam,
+        outcome=OutcomeType.PARTIAL_REFUND,
+        amount=Decimal("20.00"),
+        reason="Half the fault each.",
+        now=escalated_at + DAY,
+    )
+    due = escalated_at + DAY + settings.PORTAL_RULING_REPLY_WINDOW
+    disputes_sweep_due(now=due)
+    client.force_login(sam)
+    with time_machine.travel(due + DAY, tick=False):
+        html = client.get(reverse("admin:disputes_dispute_change", args=[dispute.pk])).content
+    page = html.decode()
+    assert page.count("No reply (counts as agreement)") == 2
+    assert "Agrees" not in page

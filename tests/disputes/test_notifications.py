@@ -89,9 +89,16 @@ class World:
             dispute_id=self.dispute.pk,
             user=self.bob,
             outcome=outcome,
-            amount=Decimal("10.00") if outcome == OutcomeType.PARTIAL_REFUND else None,
+            amount=Decimal("10.00")
+            if outcome in (OutcomeType.PARTIAL_REFUND, OutcomeType.COUPON)
+            else None,
             note="The colour varies with the light.",
             now=at,
+        )
+
+    def decline(self, who: str = "alice") -> None:
+        services.dispute_decline(
+            dispute_id=self.dispute.pk, user=self.people[who], reason="Not what I asked for."
         )
 
     def accept(self, who: str = "bob") -> None:
@@ -170,6 +177,21 @@ ROWS = [
     Row("opened", EventKind.OPENED, lambda w: w.open(), ["alice", "bob"]),
     Row("accepted", EventKind.ACCEPTED, lambda w: w.accept(), ["alice", "bob"], World.open),
     Row("proposed", EventKind.PROPOSED, lambda w: w.propose(), ["alice", "bob"], World.open),
+    # A decline, like a proposal, reaches both sides: the other's news, the decliner's receipt.
+    Row(
+        "the buyer declines the seller's proposal",
+        EventKind.DECLINED,
+        lambda w: w.decline("alice"),
+        ["alice", "bob"],
+        lambda w: (w.open(), w.propose(OutcomeType.COUPON)),
+    ),
+    Row(
+        "the seller declines the buyer's request",
+        EventKind.DECLINED,
+        lambda w: w.decline("bob"),
+        ["alice", "bob"],
+        World.open,
+    ),
     Row(
         "withdrawn",
         EventKind.WITHDRAWN,
@@ -495,9 +517,9 @@ def test_a_reminder_says_what_is_due_and_when(
         world.remind()
     (mail,) = mailoutbox
     assert mail.to == [world.bob.email]
-    assert "Reminder: the seller's answer is due by" in mail.body
+    assert "Reminder: your answer is due by" in mail.body
     assert "Due: " in mail.body and "1 day left" in mail.body
-    assert "Reminder: the seller's answer is due by" in mail.alternatives[0][0]
+    assert "Reminder: your answer is due by" in mail.alternatives[0][0]
 
 
 def test_the_html_mail_escapes_what_people_wrote(

@@ -200,7 +200,8 @@ def test_silence_for_five_days_counts_as_agreement(ruled):
 
     done = reload(ruled)
     assert done.state == DisputeState.RESOLVED
-    assert (done.buyer_reply, done.seller_reply) == (Reply.AGREE, Reply.AGREE)
+    # Silence counts as agreement, but is recorded as what it was: no reply.
+    assert (done.buyer_reply, done.seller_reply) == ("", "")
     assert Refund.objects.get().amount == Decimal("20.00")
     passed = done.events.get(kind=EventKind.DEADLINE_PASSED, data__clock="ruling_reply")
     assert passed.actor_party == "deadline"

@@ -388,7 +388,8 @@ ALLOWED = {
     ("accept", "buyer_counter"): {"bob": RESOLVED},
     ("propose", "open"): {"bob": RESPONDED},
     ("propose", "seller_proposal"): {"bob": RESPONDED, "alice": RESPONDED},
-    ("propose", "buyer_counter"): {"bob": RESPONDED, "alice": RESPONDED},
+    # Nobody counters their own proposal: the buyer waits for the seller's answer to hers.
+    ("propose", "buyer_counter"): {"bob": RESPONDED},
     ("withdraw", "open"): {"alice": WITHDRAWN},
     ("withdraw", "seller_proposal"): {"alice": WITHDRAWN},
     ("withdraw", "buyer_counter"): {"alice": WITHDRAWN},

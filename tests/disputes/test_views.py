@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from disputes import services
+from disputes.deadlines import negotiation_ends_at
 from disputes.models import Dispute
 from disputes.services import DisputeRequest
 from disputes.states import (
@@ -117,10 +118,10 @@ def timeline(html: str) -> list[str]:
 
 
 def actions_on(html: str, dispute: Dispute) -> set[str]:
-    """Which of accept / propose / withdraw the page offers."""
+    """Which of accept / decline / propose / withdraw the page offers."""
     return {
         name
-        for name in ("accept", "propose", "withdraw")
+        for name in ("accept", "decline", "propose", "withdraw")
         if reverse(f"disputes:{name}", args=[dispute.pk]) in html
     }
 
@@ -181,6 +182,18 @@ def negotiating(dispute, bob):
         outcome=OutcomeType.PARTIAL_REFUND,
         amount=Decimal("10.00"),
         note="The colour varies with the light.",
+    )
+
+
+@pytest.fixture
+def countered(negotiating, alice):
+    """Alice answered Bob's 10.00 with a counter-proposal of 30.00."""
+    return services.dispute_propose(
+        dispute_id=negotiating.pk,
+        user=alice,
+        outcome=OutcomeType.PARTIAL_REFUND,
+        amount=Decimal("30.00"),
+        note="It is clearly orange.",
     )
 
 
@@ -282,6 +295,10 @@ PROPOSE_TABLE = [
     ("negotiating", "carol", 404),
     ("negotiating", "dave", 404),
     ("negotiating", "anonymous", "login"),
+    # Nobody counters their own proposal: the buyer waits for the seller's answer to hers
+    # (the seller may still revise his, or counter hers).
+    ("countered", "alice", "refused"),
+    ("countered", "bob", "proposes"),
 ]
 
 
@@ -562,10 +579,10 @@ def test_open_form_refusal_keeps_what_was_typed_and_names_the_field(
     html = response.content.decode()
     assert response.status_code == 400
     assert not Dispute.objects.filter(line=red).exists()
-    # The error sits under the field it concerns, and only there.
-    # The named field, and a word that the photo must be chosen again (browsers drop files).
-    assert fields_in_error(html) == {field, "evidence"}
-    assert "please choose your photos and videos again" in html
+    # The error sits under the field it concerns, and only there; the photo sent with the
+    # refused form is kept and shown as already sent (tests/disputes/test_questionnaire.py).
+    assert fields_in_error(html) == {field}
+    assert "Already sent: 1 file" in html
     for words in says:
         assert words in field_error(html, field)
     # Everything typed is still there.
@@ -685,11 +702,14 @@ def test_detail_shows_the_negotiation_clock_once_the_seller_answered(client_for,
 
 ACTIONS_TABLE = [
     ("dispute", "alice", {"withdraw"}, True),
-    ("dispute", "bob", {"accept", "propose"}, True),
+    ("dispute", "bob", {"accept", "decline", "propose"}, True),
     ("dispute", "sam", set(), True),
-    ("negotiating", "alice", {"accept", "propose", "withdraw"}, True),
+    ("negotiating", "alice", {"accept", "decline", "propose", "withdraw"}, True),
     ("negotiating", "bob", {"propose"}, True),
     ("negotiating", "sam", set(), True),
+    # Her own counter-proposal on the table: she may only wait (or withdraw).
+    ("countered", "alice", {"withdraw"}, True),
+    ("countered", "bob", {"accept", "decline", "propose"}, True),
     ("resolved", "alice", set(), False),
     ("resolved", "bob", set(), False),
     ("resolved", "sam", set(), False),
@@ -715,6 +735,9 @@ def test_detail_offers_only_what_the_state_machine_allows(
         ("negotiating", "alice", "Accept the seller's proposal"),
         ("negotiating", "alice", "Make a counter-proposal"),
         ("negotiating", "bob", "Revise your proposal"),
+        ("negotiating", "alice", "Decline the seller's proposal"),
+        ("dispute", "bob", "Decline the buyer's request"),
+        ("countered", "bob", "Decline the buyer's counter-proposal"),
     ],
 )
 def test_detail_names_each_action_for_the_person(stage, who, label, request, client_for):
@@ -849,7 +872,8 @@ def test_open_propose_counter_accept_resolves_at_the_countered_amount(
     html = client.get(url).content.decode()
     assert timeline(html) == story
     text = html_lib.unescape(html)
-    assert "Outcome:</strong> Partial refund, 30.00 USD" in text
+    assert "How it ended:</strong> Refunded, 30.00 USD" in text
+    assert "Outcome: Partial refund, 30.00 USD" in text
     assert actions_on(html, dispute) == set()
     # Every change a person made, and the refund leaving, was mailed to both sides, once
     # (the outcome taking effect follows from the acceptance and is not mailed again).
@@ -955,7 +979,8 @@ def test_withdraw_confirmation_warns_and_the_line_is_never_disputable_again(
     cell = row(html, f"line-{red.pk}")
     assert "Open dispute" not in cell and "Withdrawn" in cell
     again = client.get(reverse("disputes:open", args=[red.pk]))
-    assert again.status_code == 302 and again.url == dispute.get_absolute_url()
+    assert "A withdrawn dispute cannot be opened again" in page_text(again)
+    assert dispute.get_absolute_url() in page_text(again)
 
 
 def test_withdraw_page_of_a_settled_dispute_says_it_changed(client_for, resolved):
@@ -1140,3 +1165,421 @@ def test_my_orders_queries_do_not_grow_with_disputed_lines(
     html = response.content.decode()
     assert html.count("Dispute #") >= 24
     assert "Open dispute" in html
+
+
+# --- declining the proposal on the table ----------------------------------------------------------
+def decline_url(dispute: Dispute) -> str:
+    return reverse("disputes:decline", args=[dispute.pk])
+
+
+def section_of(html: str, element_id: str) -> str:
+    """The text of one element of the page, by its id, tags stripped."""
+    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
+    assert match, f"no #{element_id} on the page"
+    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", match.group(2))))
+
+
+def timeline_text(html: str) -> str:
+    return section_of(html, "timeline")
+
+
+@pytest.fixture
+def coupon_offered(dispute, bob):
+    """Bob answered Alice's request with a coupon worth 10.00."""
+    return services.dispute_propose(
+        dispute_id=dispute.pk, user=bob, outcome=OutcomeType.COUPON, amount=Decimal("10.00")
+    )
+
+
+def test_the_buyer_declines_the_sellers_coupon_with_a_reason(
+    client_for, coupon_offered, mailoutbox
+):
+    dispute = coupon_offered
+    before = snapshot(dispute)
+    client = client_for("alice")
+    page = client.get(dispute.get_absolute_url()).content.decode()
+    assert "Decline the seller's proposal" in page and decline_url(dispute) in page
+
+    response = client.post(
+        decline_url(dispute),
+        {"revision": revision_on(page), "reason": "I want my money, not a coupon."},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "You declined the seller's proposal; the seller has been told." in page_text(response)
+
+    after = snapshot(dispute)
+    # Still negotiating, on the same clock; nothing left on the table to accept.
+    assert after["state"] == DisputeState.SELLER_RESPONDED
+    assert after["deadline"] == before["deadline"]
+    assert after["proposal"] == ("", None, "", "")
+    assert after["revision"] == before["revision"] + 1
+    assert after["events"] == [*before["events"], EventKind.DECLINED]
+    event = dispute.events.get(kind=EventKind.DECLINED)
+    assert (event.actor.username, event.actor_party, event.note) == (
+        "alice",
+        Party.BUYER,
+        "I want my money, not a coupon.",
+    )
+    assert (event.from_state, event.to_state) == (
+        DisputeState.SELLER_RESPONDED,
+        DisputeState.SELLER_RESPONDED,
+    )
+    assert event.data == {"outcome": "coupon", "amount": "10.00", "proposed_by": "seller"}
+
+    # Her page: the decline in the timeline, nothing to accept, no counter to anything; she
+    # may propose on the empty table, or withdraw.
+    assert actions_on(html, dispute) == {"propose", "withdraw"}
+    text = page_text(response)
+    assert "Make a counter-proposal" not in text and "Propose a solution" in text
+    assert "Alice declined the seller's proposal." in timeline_text(html)
+    assert "I want my money, not a coupon." in timeline_text(html)
+    assert "Nothing at the moment." in section_of(html, "proposal")
+
+    # His page: the same decline, said to him, and his turn to propose again.
+    seller = client_for("bob").get(dispute.get_absolute_url()).content.decode()
+    assert "Alice declined your proposal." in timeline_text(seller)
+    assert "I want my money, not a coupon." in timeline_text(seller)
+    assert "Nothing at the moment." in section_of(seller, "proposal")
+    assert actions_on(seller, dispute) == {"propose"}
+    assert "Propose a solution" in html_lib.unescape(seller)
+
+
+def test_the_seller_declines_the_buyers_request_and_negotiation_starts(client_for, dispute, bob):
+    client = client_for("bob")
+    page = client.get(dispute.get_absolute_url()).content.decode()
+    assert "Decline the buyer's request" in page
+    response = client.post(decline_url(dispute), {"revision": revision_on(page)}, follow=True)
+    assert "You declined the buyer's request; the buyer has been told." in page_text(response)
+
+    dispute = Dispute.objects.get(pk=dispute.pk)
+    # Declining is the seller's first answer: his 5 days stop, the 7 of negotiation run.
+    assert dispute.state == DisputeState.SELLER_RESPONDED
+    assert dispute.first_answer_at is not None
+    assert dispute.deadline_kind == "negotiation"
+    assert dispute.next_deadline_at == negotiation_ends_at(first_answer_at=dispute.first_answer_at)
+    assert dispute.reminder_at is None
+    assert dispute.proposal_type == ""
+    event = dispute.events.get(kind=EventKind.DECLINED)
+    assert (event.from_state, event.note) == (DisputeState.OPEN, "")
+
+    buyer = client_for("alice").get(dispute.get_absolute_url()).content.decode()
+    assert "Bob declined your request." in timeline_text(buyer)
+    assert actions_on(buyer, dispute) == {"propose", "withdraw"}
+    assert "Time left to agree" in section_of(buyer, "clock")
+
+
+def test_a_declined_proposal_can_no_longer_be_accepted(client_for, coupon_offered, alice):
+    services.dispute_decline(dispute_id=coupon_offered.pk, user=alice)
+    before = snapshot(coupon_offered)
+    for who in ("alice", "bob"):
+        client = client_for(who)
+        response = client.post(
+            reverse("disputes:accept", args=[coupon_offered.pk]),
+            {"revision": before["revision"]},
+        )
+        assert response.status_code == 409, who
+        assert snapshot(coupon_offered) == before
+        response = client.post(decline_url(coupon_offered), {"revision": before["revision"]})
+        assert response.status_code == 409, who
+        assert snapshot(coupon_offered) == before
+
+
+def test_the_other_side_proposes_again_after_a_decline(client_for, coupon_offered, alice):
+    services.dispute_decline(dispute_id=coupon_offered.pk, user=alice, reason="No coupon.")
+    client = client_for("bob")
+    page = client.get(coupon_offered.get_absolute_url()).content.decode()
+    client.post(
+        reverse("disputes:propose", args=[coupon_offered.pk]),
+        {"revision": revision_on(page), "outcome": "partial_refund", "amount": "25.00"},
+    )
+    html = client_for("alice").get(coupon_offered.get_absolute_url()).content.decode()
+    assert "Partial refund: 25.00 USD" in section_of(html, "proposal")
+    assert actions_on(html, coupon_offered) == {"accept", "decline", "propose", "withdraw"}
+    assert "Make a counter-proposal" in html_lib.unescape(html)
+
+
+def test_nobody_is_offered_a_counter_to_their_own_proposal(client_for, countered):
+    before = snapshot(countered)
+    client = client_for("alice")
+    html = client.get(countered.get_absolute_url()).content.decode()
+    text = html_lib.unescape(html)
+    assert "Make a counter-proposal" not in text and "Decline the" not in text
+    assert "This is your proposal; waiting for the other side" in text
+    # Not only the page: the server refuses a counter, or a decline, of her own proposal.
+    for url, data in (
+        (reverse("disputes:propose", args=[countered.pk]), {"outcome": "full_refund"}),
+        (decline_url(countered), {"reason": "Changed my mind."}),
+    ):
+        response = client.post(url, {"revision": before["revision"], **data})
+        assert response.status_code == 302 and response.url == countered.get_absolute_url()
+        assert "You cannot do this on this dispute." in page_text(client.get(response.url))
+        assert snapshot(countered) == before
+
+
+DECLINE_TABLE = [
+    ("dispute", "alice", "refused"),  # her own request
+    ("dispute", "bob", "declines"),
+    ("dispute", "sam", 403),
+    ("dispute", "carol", 404),
+    ("dispute", "dave", 404),
+    ("dispute", "anonymous", "login"),
+    ("negotiating", "alice", "declines"),
+    ("negotiating", "bob", "refused"),  # his own proposal
+    ("negotiating", "sam", 403),
+    ("countered", "alice", "refused"),
+    ("countered", "bob", "declines"),
+    ("resolved", "alice", 409),
+    ("resolved", "bob", 409),
+]
+
+
+@pytest.mark.parametrize(("stage", "who", "expected"), DECLINE_TABLE)
+def test_decline_only_by_the_other_side_of_the_proposal(stage, who, expected, request, client_for):
+    dispute = request.getfixturevalue(stage)
+    before = snapshot(dispute)
+    client = client_for(who)
+    response = client.post(decline_url(dispute), {"revision": before["revision"], "reason": ""})
+    after = snapshot(dispute)
+    if expected == "declines":
+        assert response.status_code == 302
+        assert after["state"] == DisputeState.SELLER_RESPONDED
+        assert after["proposal"] == ("", None, "", "")
+        assert after["events"] == [*before["events"], EventKind.DECLINED]
+        return
+    assert after == before
+    if expected == "refused":
+        assert response.status_code == 302 and response.url == dispute.get_absolute_url()
+        assert "You cannot do this on this dispute." in page_text(client.get(response.url))
+    elif expected == "login":
+        assert is_login_redirect(response)
+    else:
+        assert response.status_code == expected
+
+
+def test_a_decline_from_a_page_that_is_out_of_date_is_409(client_for, negotiating, bob):
+    client = client_for("alice")
+    page = client.get(negotiating.get_absolute_url()).content.decode()
+    services.dispute_propose(
+        dispute_id=negotiating.pk,
+        user=bob,
+        outcome=OutcomeType.PARTIAL_REFUND,
+        amount=Decimal("20"),
+    )
+    before = snapshot(negotiating)
+    response = client.post(decline_url(negotiating), {"revision": revision_on(page)})
+    assert response.status_code == 409
+    assert "This dispute changed" in page_text(response)
+    assert snapshot(negotiating) == before
+
+
+def test_a_too_long_reason_is_refused_under_its_field_keeping_it(client_for, negotiating):
+    client = client_for("alice")
+    page = client.get(negotiating.get_absolute_url()).content.decode()
+    before = snapshot(negotiating)
+    response = client.post(
+        decline_url(negotiating), {"revision": revision_on(page), "reason": "x" * 5001}
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Keep the reason under 5000 characters." in field_error(html, "reason")
+    assert textarea(html, "reason") == "x" * 5001
+    assert snapshot(negotiating) == before
+
+
+def test_the_decline_is_mailed_to_the_proposer_with_a_receipt_for_the_decliner(
+    client_for, coupon_offered, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = client_for("alice")
+    page = client.get(coupon_offered.get_absolute_url()).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            decline_url(coupon_offered),
+            {"revision": revision_on(page), "reason": "I want my money, not a coupon."},
+        )
+    mail_to_bob, receipt = sorted(mailoutbox, key=lambda mail: mail.to != ["bob@example.com"])
+    assert mail_to_bob.to == ["bob@example.com"]
+    assert receipt.to == ["alice@example.com"]
+    assert "You declined the seller's proposal." in receipt.body
+    assert "Proposal declined" in mail_to_bob.subject
+    for body in (mail_to_bob.body, html_lib.unescape(mail_to_bob.alternatives[0][0])):
+        assert "Alice declined your proposal." in body
+        assert "Coupon for a next purchase 10.00 USD" in body
+        assert "I want my money, not a coupon." in body
+        assert "Nothing is on the table now" in body
+        assert "Buyer and seller have until" in body
+
+
+# --- replies to a ruling: silence is not an agreement ---------------------------------------------
+@pytest.fixture
+def ruled(negotiating, sam):
+    """Negotiation ran out; Sam ruled a partial refund of 20.00."""
+    services.disputes_sweep_due(now=Dispute.objects.get(pk=negotiating.pk).next_deadline_at)
+    return services.dispute_rule(
+        dispute_id=negotiating.pk,
+        user=sam,
+        outcome=OutcomeType.PARTIAL_REFUND,
+        amount=Decimal("20.00"),
+        reason="The photos show the colour differs.",
+    )
+
+
+def test_silence_on_a_ruling_shows_as_no_reply_not_as_agreement(client_for, ruled, alice):
+    import time_machine
+
+    services.dispute_reply_ruling(dispute_id=ruled.pk, user=alice, agree=True)
+    for who in ("alice", "bob"):
+        html = client_for(who).get(ruled.get_absolute_url()).content.decode()
+        assert section_of(html, "reply-buyer").strip() == "Agrees"
+        seller = section_of(html, "reply-seller")
+        assert seller.startswith("No reply yet") and "time left:" in seller
+
+    due = Dispute.objects.get(pk=ruled.pk).next_deadline_at
+    # The window passed, even before the sweep applied it: silence is named as such.
+    with time_machine.travel(due + timedelta(minutes=1), tick=False):
+        html = client_for("alice").get(ruled.get_absolute_url()).content.decode()
+        assert section_of(html, "reply-seller").strip() == "No reply (counts as agreement)"
+    services.disputes_sweep_due(now=due)
+    dispute = Dispute.objects.get(pk=ruled.pk)
+    assert dispute.state == DisputeState.RESOLVED
+    assert (dispute.buyer_reply, dispute.seller_reply) == ("agree", "")
+    for who in ("alice", "bob"):
+        html = client_for(who).get(ruled.get_absolute_url()).content.decode()
+        assert section_of(html, "reply-buyer").strip() == "Agrees"
+        assert section_of(html, "reply-seller").strip() == "No reply (counts as agreement)"
+        text = timeline_text(html)
+        assert "Bob's Boutique did not reply to the ruling in time" in text or (
+            "You did not reply to the ruling in time" in text
+        )
+
+
+def test_a_side_silent_while_the_other_objected_is_not_said_to_agree(client_for, ruled, bob):
+    services.dispute_reply_ruling(
+        dispute_id=ruled.pk, user=bob, agree=False, reason="I shipped exactly what was shown."
+    )
+    html = client_for("alice").get(ruled.get_absolute_url()).content.decode()
+    assert section_of(html, "reply-seller").strip() == "Objects"
+    assert section_of(html, "reply-buyer").strip() == "No reply (the other side objected)"
+
+
+# --- what happens next, what actually happened, what the parties see ------------------------------
+def test_accepting_a_replacement_says_what_happens_next_not_settled(client_for, dispute, bob):
+    services.dispute_propose(dispute_id=dispute.pk, user=bob, outcome=OutcomeType.REPLACEMENT)
+    client = client_for("alice")
+    page = client.get(dispute.get_absolute_url()).content.decode()
+    response = client.post(
+        reverse("disputes:accept", args=[dispute.pk]), {"revision": revision_on(page)}, follow=True
+    )
+    dispute = Dispute.objects.get(pk=dispute.pk)
+    assert dispute.state == DisputeState.AWAITING_REPLACEMENT
+    text = page_text(response)
+    assert "settled." not in text.split("The seller must ship the replacement by")[0]
+    assert (
+        f"You accepted. The seller must ship the replacement by "
+        f"{absolute(dispute.next_deadline_at)}; the dispute is settled once it arrives."
+    ) in text
+
+
+def test_accepting_a_return_tells_each_side_what_comes_next(client_for, red, alice):
+    dispute = open_dispute(
+        line=red,
+        buyer=alice,
+        request=claim(requested_outcome=RequestedOutcome.RETURN_AND_REFUND),
+    )
+    client = client_for("bob")
+    page = client.get(dispute.get_absolute_url()).content.decode()
+    response = client.post(
+        reverse("disputes:accept", args=[dispute.pk]), {"revision": revision_on(page)}, follow=True
+    )
+    dispute = Dispute.objects.get(pk=dispute.pk)
+    assert (
+        f"You accepted. The buyer must ship the item back by {absolute(dispute.next_deadline_at)}; "
+        "confirm here when it arrives, and the refund of 45.00 USD goes out."
+    ) in page_text(response)
+
+
+def test_accepting_a_refund_says_it_is_on_its_way(client_for, dispute):
+    client = client_for("bob")
+    page = client.get(dispute.get_absolute_url()).content.decode()
+    response = client.post(
+        reverse("disputes:accept", args=[dispute.pk]), {"revision": revision_on(page)}, follow=True
+    )
+    assert (
+        "You accepted. The dispute is settled: a refund of 45.00 USD is on its way to the buyer."
+        in page_text(response)
+    )
+
+
+def test_a_lapsed_return_leads_with_what_happened(client_for, red, alice, bob):
+    dispute = open_dispute(
+        line=red,
+        buyer=alice,
+        request=claim(requested_outcome=RequestedOutcome.RETURN_AND_REFUND),
+    )
+    services.dispute_accept(dispute_id=dispute.pk, user=bob)
+    services.disputes_sweep_due(now=Dispute.objects.get(pk=dispute.pk).next_deadline_at)
+    assert Dispute.objects.get(pk=dispute.pk).closing == "return_lapsed"
+    for who in ("alice", "bob"):
+        html = client_for(who).get(dispute.get_absolute_url()).content.decode()
+        outcome = section_of(html, "outcome").strip()
+        assert outcome.startswith(
+            "How it ended: Claim lapsed: the return was not shipped in time — no refund was made"
+        ), outcome
+        # What had been agreed comes after, as history, never as the outcome.
+        assert "Agreed outcome, not carried out: Return, then refund, 45.00 USD" in outcome
+        assert "Outcome: Return, then refund" not in outcome
+        assert "the claim lapsed, without a refund." in timeline_text(html)
+
+
+def test_staff_reminders_and_flags_are_not_on_the_parties_timelines(
+    client_for, negotiating, sam, mailoutbox, django_capture_on_commit_callbacks
+):
+    dispute = Dispute.objects.get(pk=negotiating.pk)
+    services.disputes_sweep_due(now=dispute.next_deadline_at)
+    dispute = Dispute.objects.get(pk=dispute.pk)
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.disputes_send_reminders(now=dispute.reminder_at) == 1
+        services.disputes_sweep_due(now=dispute.arbitration_limit_at)
+    kinds = event_kinds(dispute)
+    assert EventKind.REMINDER in kinds and EventKind.ARBITRATION_LATE in kinds
+    for who in ("alice", "bob"):
+        html = client_for(who).get(dispute.get_absolute_url()).content.decode()
+        assert "ev-reminder" not in html and "ev-arbitration_late" not in html, who
+        assert "arbitration target" not in html_lib.unescape(html), who
+    staff = client_for("sam").get(dispute.get_absolute_url()).content.decode()
+    assert "ev-reminder" in staff and "ev-arbitration_late" in staff
+    assert "15-day arbitration target" in html_lib.unescape(staff)
+    # Nor in their mail: only the arbitrators heard of them.
+    assert {m.to[0] for m in mailoutbox} == {sam.email}
+
+
+def test_no_timeline_sentence_puts_a_past_date_in_the_future_tense(client_for, red, alice, bob):
+    import time_machine
+
+    dispute = open_dispute(
+        line=red,
+        buyer=alice,
+        request=claim(requested_outcome=RequestedOutcome.RETURN_AND_REFUND),
+    )
+    services.disputes_send_reminders(now=dispute.reminder_at)
+    services.dispute_accept(dispute_id=dispute.pk, user=bob)
+    dispute = Dispute.objects.get(pk=dispute.pk)
+    due = dispute.next_deadline_at
+    when = absolute(due)
+    html = client_for("alice").get(dispute.get_absolute_url()).content.decode()
+    assert f"The buyer must ship the item back, with a tracking number, by {when}." in (
+        timeline_text(html)
+    )
+    # Later, the same entries speak of those dates in the past.
+    with time_machine.travel(due + timedelta(days=1), tick=False):
+        for who in ("alice", "bob"):
+            text = timeline_text(client_for(who).get(dispute.get_absolute_url()).content.decode())
+            assert (
+                f"The buyer was to ship the item back, with a tracking number, by {when}." in text
+            )
+            assert "must ship" not in text and "is due" not in text, text
+            assert "The seller was reminded that their answer was due by" in text or (
+                "You were reminded that your answer was due by" in text
+            )

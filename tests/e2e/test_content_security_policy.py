@@ -75,7 +75,12 @@ def test_buyer_and_seller_pages_log_no_csp_violation(live_server, page: Page, sc
     visit(page, f"{base}/disputes/{dispute.pk}/")
     photo = page.locator(".evidence img").first
     expect(photo).to_be_visible()
-    assert photo.evaluate("img => img.complete && img.naturalWidth > 0"), "the photo loads"
+    # The photo loads (waited for: on a busy machine it may still be on its way).
+    page.wait_for_function(
+        "() => { const img = document.querySelector('.evidence img');"
+        " return img && img.complete && img.naturalWidth > 0; }",
+        timeout=15000,
+    )
     page.screenshot(path=f"{screenshots_dir}/csp-dispute-page.png", full_page=True)
 
     # The seller's main pages.

@@ -150,21 +150,23 @@ class Command(BaseCommand):
                 now=now - timedelta(days=days_ago),
             )
 
+        # Alice's seven orders are paid in each of the seven ways (orders/payment.py).
         # Just paid: waiting for the seller to ship.
         make(
             alice,
             boutique,
             [LineSpec("Linen shirt", 1, Decimal("34.90"), colour="White", size="L")],
-            PaymentMethod.CARD,
+            PaymentMethod.WEBMONEY,
             placed_days_ago=0,
         )
-        # Shipped yesterday: protection has 59 days and change to run.
+        # Shipped yesterday, paid from her marketplace account balance: protection has 59 days
+        # and change to run, and a refund would be back on the balance the same day.
         ship(
             make(
                 alice,
                 boutique,
                 [LineSpec("Leather wallet", 1, Decimal("28.00"), colour="Brown")],
-                PaymentMethod.WEBMONEY,
+                PaymentMethod.ACCOUNT_BALANCE,
                 placed_days_ago=3,
             ),
             bob,
@@ -227,7 +229,7 @@ class Command(BaseCommand):
             80,
             "RR100000005CN",
         )
-        # From the other seller, paid by Western Union, with a 90-day protection.
+        # From the other seller, with a 90-day protection.
         ship(
             make(
                 alice,
