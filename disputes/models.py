@@ -322,17 +322,17 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.line}"
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("disputes:detail", args=[self.pk])
+
     def requested_outcome_label(self) -> str:
         """What the buyer asked for, in words that fit: a parcel that never came has nothing
         to keep or send back, so it is simply a refund."""
         if not self.received and self.requested_outcome == RequestedOutcome.REFUND_ONLY:
             return str(_("Refund (the parcel never arrived)"))
         return self.get_requested_outcome_display()
-
-    def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
-        return reverse("disputes:detail", args=[self.pk])
 
     # --- who is who ------------------------------------------------------------------------
     def party_of(self, user: Any) -> Party | None:
