@@ -122,9 +122,7 @@ def test_not_received_without_an_outcome_opens_a_refund(buyer, red):
     assert dispute.requested_amount == red.amount_paid
 
 
-def test_the_dispute_page_of_a_parcel_that_never_came_says_refund_not_keep_the_goods(
-    buyer, red
-):
+def test_the_dispute_page_of_a_parcel_that_never_came_says_refund_not_keep_the_goods(buyer, red):
     response = buyer.post(
         reverse("disputes:open", args=[red.pk]),
         questionnaire(received="no", reason="not_received", requested_outcome=None),
