@@ -12,6 +12,7 @@ from typing import Any
 
 from disputes.models import Dispute, DisputeEvent, DisputeMessage
 from disputes.states import EventKind, Party
+from orders.hooks import call_hook
 
 OUTCOME_KEYS = ("outcome", "amount", "decided_by")
 REFUND_KEYS = ("refund", "amount", "method", "reference")
@@ -104,6 +105,8 @@ class EventLog:
 
         DisputeEvent.objects.bulk_create(self.events)
         notifications_create(self.notifying)
+        if self.events:
+            call_hook("PORTAL_DISPUTE_EVENTS_HOOK", events=self.events)
         events = self.events
         self.__init__(processed_at=self.processed_at)
         return events

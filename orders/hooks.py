@@ -18,19 +18,27 @@ def hook_settings() -> list[str]:
     )
 
 
+def hook_targets(setting: str) -> list[str]:
+    """A hook setting names one function, or a list of them called in order."""
+    value = getattr(settings, setting)
+    return [value] if isinstance(value, str) else list(value)
+
+
 def call_hook(setting: str, **kwargs: Any) -> None:
-    import_string(getattr(settings, setting))(**kwargs)
+    for target in hook_targets(setting):
+        import_string(target)(**kwargs)
 
 
 @checks.register()
 def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     errors = []
     for name in hook_settings():
-        try:
-            target = import_string(getattr(settings, name))
-        except ImportError as exc:
-            errors.append(checks.Error(f"{name} does not import: {exc}", id="portal.E001"))
-            continue
-        if not callable(target):
-            errors.append(checks.Error(f"{name} is not a function", id="portal.E002"))
+        for path in hook_targets(name):
+            try:
+                target = import_string(path)
+            except ImportError as exc:
+                errors.append(checks.Error(f"{name} does not import: {exc}", id="portal.E001"))
+                continue
+            if not callable(target):
+                errors.append(checks.Error(f"{name} is not a function", id="portal.E002"))
     return errors

@@ -231,3 +231,96 @@ def orders_complete_expired(*, now: datetime | None = None, limit: int = 500) ->
             progress += moved
         if not progress:
             return done
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """An order as a marketplace sends it, people and store already resolved."""
+
+    buyer_id: int
+    store_id: int
+    lines: Sequence[LineSpec]
+    payment_method: str
+    currency: str
+    placed_at: datetime
+    protection_days: int
+    number: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.unit_price * line.quantity for line in self.lines), Decimal("0"))
+
+
+def orders_create_bulk(*, specs: Sequence[OrderSpec]) -> list[Order]:
+    """Record many paid orders at once (a marketplace's batch): three INSERTs whatever the
+    number of orders. The caller has validated the specs; the database's constraints
+    still hold."""
+    if any(not spec.lines for spec in specs):
+        raise OrderError(_("An order needs at least one line."))
+    with transaction.atomic():
+        orders = Order.objects.bulk_create(
+            Order(
+                number=spec.number or _new_order_number(),
+                buyer_id=spec.buyer_id,
+                store_id=spec.store_id,
+                total_paid=spec.total,
+                payment_method=spec.payment_method,
+                currency=spec.currency,
+                placed_at=spec.placed_at,
+                protection_days=spec.protection_days,
+            )
+            for spec in specs
+        )
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                product_name=line.product_name,
+                colour=line.colour,
+                size=line.size,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for order, spec in zip(orders, specs, strict=True)
+            for line in spec.lines
+        )
+    return orders
+
+
+def order_replace_lines(*, order: Order, spec: OrderSpec) -> Order:
+    """Change an order that has not shipped (its lines, money, payment or protection), as
+    the marketplace corrects it. Once shipped, money and lines are fixed."""
+    with transaction.atomic():
+        locked = _locked(order.pk)
+        if locked.state != OrderState.PAID:
+            raise OrderError(
+                _("The order's lines and money cannot change once it has %(state)s.")
+                % {"state": locked.get_state_display().lower()}
+            )
+        locked.total_paid = spec.total
+        locked.payment_method = spec.payment_method
+        locked.currency = spec.currency
+        locked.placed_at = spec.placed_at
+        locked.protection_days = spec.protection_days
+        locked.full_clean(exclude=["state"])
+        locked.save(
+            update_fields=[
+                "total_paid",
+                "payment_method",
+                "currency",
+                "placed_at",
+                "protection_days",
+            ]
+        )
+        locked.lines.all().delete()
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=locked,
+                product_name=line.product_name,
+                colour=line.colour,
+                size=line.size,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for line in spec.lines
+        )
+    return locked

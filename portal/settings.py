@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "complaints",
     "dashboards",
     "demo",
+    "api",
+    "ninja",  # its API docs page, served from the package's own static files
 ]
 
 MIDDLEWARE = [
@@ -260,6 +262,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
+    # Webhook messages due (first tries the broker lost, and retries after their backoff),
+    # and idempotent answers older than PORTAL_IDEMPOTENCY_TTL.
+    "deliver-due-webhooks": {
+        "task": "api.tasks.deliver_due_webhooks",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
     # Files kept for a refused form whose hold ran out (PORTAL_EVIDENCE_HOLD): rows and files.
     "sweep-expired-held-files": {
         "task": "evidence.tasks.sweep_expired_held_files",
@@ -404,7 +413,25 @@ PORTAL_SWEEP_BATCH_SIZE = env.int("PORTAL_SWEEP_BATCH_SIZE", default=500)
 # (imports run one way: orders <- refunds <- disputes; evidence <- disputes). Wiring, not
 # configuration: each is a dotted path to a function taking keyword arguments.
 PORTAL_ORDER_HOOK = "refunds.services.order_changed"  # order_id, change, at
-PORTAL_REFUND_HOOK = "disputes.services.news.refund_changed"  # refund, change, at, note
+PORTAL_REFUND_HOOK = [  # refund, change, at, note
+    "disputes.services.news.refund_changed",
+    "api.webhooks.refund_changed",
+]
+PORTAL_DISPUTE_EVENTS_HOOK = "api.webhooks.dispute_events_recorded"  # events
+PORTAL_PAYOUT_HOOK = "api.webhooks.payouts_released"  # payouts, at
+
+# --- the marketplace API and webhooks ---------------------------------------------------------
+# Requests per key (django-ninja's throttle syntax: "<n>/<s|m|h|d>").
+PORTAL_API_RATE = env.str("PORTAL_API_RATE", default="1200/m")
+PORTAL_API_BATCH_MAX = 500
+PORTAL_IDEMPOTENCY_TTL = timedelta(hours=24)
+PORTAL_SIGN_IN_LINK_TTL = timedelta(minutes=env.int("PORTAL_SIGN_IN_LINK_MINUTES", default=5))
+PORTAL_WEBHOOK_RETRY_FOR = timedelta(days=env.int("PORTAL_WEBHOOK_RETRY_DAYS", default=3))
+PORTAL_WEBHOOK_TIMEOUT_SECONDS = env.float("PORTAL_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+PORTAL_WEBHOOK_ROTATION_OVERLAP = timedelta(hours=24)
+# Webhooks go only to https and public addresses; the demo and the tests allow both.
+PORTAL_WEBHOOKS_ALLOW_HTTP = env.bool("PORTAL_WEBHOOKS_ALLOW_HTTP", default=DEBUG)
+PORTAL_WEBHOOKS_ALLOW_PRIVATE = env.bool("PORTAL_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 PORTAL_EVIDENCE_HOOK = "disputes.services.news.evidence_hidden"  # evidence, user, at
 
 LOGGING = {

@@ -63,4 +63,5 @@ urlpatterns = [
     path("", include("disputes.urls")),
     path("", include("complaints.urls")),
     path("", include("evidence.urls")),
+    path("", include("api.urls")),
 ]

@@ -105,9 +105,13 @@ class Refund(ConcurrentTransitionMixin, models.Model):
         self.expected_from, self.expected_by = window.earliest, window.latest
 
     @transition(
-        field=state, source=[RefundState.PENDING, RefundState.FAILED], target=RefundState.FAILED
+        field=state,
+        source=[RefundState.PENDING, RefundState.FAILED, RefundState.SENT],
+        target=RefundState.FAILED,
     )
     def mark_failed(self, *, error: str, flag: bool) -> None:
+        """The gateway refused it (from pending or failed), or the payment provider reports
+        that a sent refund bounced (from sent; always flagged for staff)."""
         self.last_error = error[:2000]
         self.flagged = flag
 

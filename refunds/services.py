@@ -262,7 +262,7 @@ def payouts_release(*, line_ids: Iterable[int], now: datetime | None = None) -> 
             per_order[order_of[pk]] = per_order.get(order_of[pk], ZERO) + amount
         _add_to_totals(OrderLine, "paid_out_total", per_line)
         _add_to_totals(Order, "paid_out_total", per_order)
-        return Payout.objects.bulk_create(
+        payouts = Payout.objects.bulk_create(
             Payout(
                 store_id=orders[order_of[pk]].store_id,
                 order_id=order_of[pk],
@@ -274,6 +274,8 @@ def payouts_release(*, line_ids: Iterable[int], now: datetime | None = None) -> 
             )
             for pk, amount in sorted(per_line.items())
         )
+        call_hook("PORTAL_PAYOUT_HOOK", payouts=payouts, at=now)
+        return payouts
 
 
 def order_release_settled(*, order_id: int, now: datetime | None = None) -> list[Payout]:
@@ -470,4 +472,32 @@ def refund_mark_arrived(*, refund_id: int, user: Any, now: datetime | None = Non
         locked.mark_arrived(at=now)
         locked.save()
         _report(locked, RefundChange.ARRIVED, now)
+    return locked
+
+
+def refund_report_outcome(
+    *, refund_id: int, arrived: bool, note: str = "", now: datetime | None = None
+) -> Refund:
+    """The marketplace or its payment provider reports a sent refund's fate: it arrived,
+    or it bounced (flagged for staff, who retry it once the cause is fixed). Reporting the
+    same outcome twice is harmless; a refund not sent yet cannot arrive."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update().get(pk=refund_id)
+        target = RefundState.ARRIVED if arrived else RefundState.FAILED
+        if locked.state == target and (arrived or locked.flagged):
+            return locked
+        if locked.state != RefundState.SENT:
+            raise RefundError(
+                _("Only a sent refund can be reported; this one is %(state)s.")
+                % {"state": locked.get_state_display().lower()}
+            )
+        if arrived:
+            locked.mark_arrived(at=now)
+            change = RefundChange.ARRIVED
+        else:
+            locked.mark_failed(error=note or "reported failed by the marketplace", flag=True)
+            change = RefundChange.FAILED
+        locked.save()
+        _report(locked, change, now, note)
     return locked

@@ -11,7 +11,8 @@ be filled from the objects below fails the test.
 The data is built once: the demo (``seed_demo``), a complaint with files, a hidden item in a
 dispute and in a complaint, and a row of each admin model that the demo leaves empty. Each
 argument is filled from the model named by the path segment before it (``disputes/<pk>``: a
-dispute, ``evidence/<evidence_id>``: an item, ``orders/<number>``: an order by number, in the
+dispute, ``evidence/<evidence_id>``: an item, ``held/<held_id>``: a file kept for its sender's
+refused form, ``orders/<number>``: an order by number, in the
 admin ``<app>/<model>/<object_id>``: an object of that model); the last object of a path
 decides, and the earlier arguments are its parents (an item's dispute). Some objects come in
 variants (an open and a ruled dispute; a shown and a hidden item).
@@ -26,15 +27,30 @@ registered model's changelist, add, history, delete, change and redirect page, t
 own assign/rule/request-evidence pages, and the site's index, app lists, log-in/out, password
 change, autocomplete, jsi18n, view-on-site and catch-all); the POST is a "kitchen sink" of the
 fields of the project's forms (a valid revision included), with admin ``post=yes`` (the
-delete confirmation), but no changelist bulk actions.
+delete confirmation), but no changelist bulk actions (a test below checks that a model's view
+permission alone offers none).
+
+The marketplace API: its operations (the patterns of its OpenAPI schema) are left to the API's
+own matrix, tests/api/test_api_matrix.py, whose personas are keys (the owning marketplace's,
+another marketplace's, a revoked one, none) and these same browser sessions; django-ninja's
+schema and docs pages are public here. The API's admin pages (integrations, keys, webhook
+endpoints and deliveries) follow the admin rule, Django's permissions: no staff persona here
+holds one of the api app's (``STAFF_RIGHTS`` says so, and the test checks it), so the arbitrator
+and the clerk are refused there like anyone else. The sign-in page is tried with a made-up, a
+spent and an expired token of a marketplace's buyer (not a persona), which log nobody in and
+change nothing, and with a fresh one (the control: it logs that buyer in, whoever follows it).
+For every request, a session that ends up logged in as someone other than its persona (or
+the fresh link's buyer) fails.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -51,14 +67,27 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, r
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from ninja.openapi import views as ninja_views
 
+from api.keys import api_key_create
+from api.models import (
+    ApiKey,
+    ExternalPerson,
+    Integration,
+    SignInLink,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from api.services import sign_in_link_create, sign_in_link_use
+from api.webhooks import new_secret
 from complaints.models import Complaint
 from disputes.models import Dispute, Notification
 from disputes.states import DisputeState
-from evidence.models import Evidence
+from evidence.models import Evidence, HeldFile
 from orders.models import Order, OrderLine
 from refunds.models import Refund, RefundState
-from tests.factories import UserFactory, photo
+from tests.api.test_api_matrix import api_operation_routes
+from tests.factories import UserFactory, make_arbitrator, photo
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +105,9 @@ METHODS = ("GET", "POST")
 
 # What staff may do on the portal's pages, per persona (the issue's rules): arbitrators read
 # every dispute and complaint, see hidden items and handle refunds; other staff nothing.
+# "integrations" (the api app's admin: marketplaces, their keys and webhooks) is for
+# superusers and staff given the api app's permissions: neither persona here has it, and
+# their Django permissions must agree (checked when the data is built).
 STAFF_RIGHTS: dict[str, set[str]] = {
     "sam": {"disputes", "complaints", "refunds", "hidden"},
     "clerk": set(),
@@ -90,6 +122,7 @@ SEGMENT_MODELS = {
     "orders": Order,
     "refunds": Refund,
     "evidence": Evidence,
+    "held": HeldFile,  # evidence/held/<held_id>: a file kept for its sender's refused form
 }
 
 # The log-in and password-reset pages are for anyone (by their view, not their URL).
@@ -101,10 +134,21 @@ PUBLIC_VIEWS = (
     auth_views.PasswordResetConfirmView,
     auth_views.PasswordResetCompleteView,
 )
+# django-ninja's own pages of the API: its schema, its docs and its root (a 404): public.
+PUBLIC_CALLBACKS = (ninja_views.openapi_json, ninja_views.openapi_view, ninja_views.default_home)
 
 # Tables a request may always write: the session and django-axes' log of log-ins.
 UNWATCHED_TABLES = ("django_session", "axes_")
-WATCHED_APPS = ("auth", "accounts", "orders", "refunds", "evidence", "disputes", "complaints")
+WATCHED_APPS = (
+    "auth",
+    "accounts",
+    "orders",
+    "refunds",
+    "evidence",
+    "disputes",
+    "complaints",
+    "api",
+)
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
@@ -140,6 +184,8 @@ def owners(obj: Any) -> tuple[set[int], set[str]]:
         return _parties(obj.order), _staff("refunds")
     if isinstance(obj, Notification):
         return {obj.recipient_id}, set()
+    if isinstance(obj, HeldFile):
+        return {obj.owner_id}, set()  # its sender only, staff included out
     raise AssertionError(f"no rule says who may see a {type(obj).__name__}")
 
 
@@ -173,6 +219,7 @@ def walk(resolver: URLResolver, prefix: str = "", namespace: str = "") -> list[P
     return found
 
 
+CONVERTER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
 PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>|\(\?P<(?P<rname>\w+)>")
 
 
@@ -199,6 +246,15 @@ class Request:
     leaf: Any  # the object that decides who may (None: a page of one's own, or public)
     label: str
     dispute: Dispute | None = None
+
+
+@dataclass
+class SignInToken:
+    """A sign-in link's token; only a fresh one logs anyone in (as ``logs_in``)."""
+
+    kind: str
+    token: str
+    logs_in: str | None  # the user id a fresh link logs in
 
 
 class World:
@@ -258,6 +314,8 @@ class World:
                 .first()
             ],
             Notification: [Notification.objects.order_by("pk").first()],
+            # A photo kept for alice's refused questionnaire on one of her lines.
+            HeldFile: [self._held_file(alice_orders)],
             # The order just paid (the seller may ship it) and one shipped (the buyer may
             # confirm it, or dispute its line).
             Order: [
@@ -271,6 +329,17 @@ class World:
         for model, objects in self.candidates.items():
             assert objects and all(objects), f"no {model.__name__} to fill arguments with"
         self._admin_rows()
+        self._marketplace()
+        self._check_staff_rights()
+
+    def _held_file(self, orders: Any) -> HeldFile:
+        from disputes.services.opening import dispute_hold_files
+
+        line = OrderLine.objects.filter(
+            order__in=orders.filter(shipped_at__isnull=False, completed_at__isnull=True)
+        ).first()
+        hold = dispute_hold_files(line=line, buyer=self.people["alice"], files=[photo("held.jpg")])
+        return hold.held[0]
 
     def _admin_rows(self) -> None:
         """One row of every admin model the demo leaves empty (django-axes' logs)."""
@@ -284,6 +353,51 @@ class World:
         AccessFailureLog.objects.create(username="mallory", **base)
         AccessLog.objects.create(username="alice", **base)
 
+    def _marketplace(self) -> None:
+        """A marketplace with a key, a webhook endpoint and a delivery (rows for the API's
+        admin pages), one of its buyers (none of the personas, so that a link logging anyone
+        in shows), and that buyer's sign-in links: spent, expired and fresh, with a made-up
+        token beside them."""
+        now = timezone.now()
+        market = Integration.objects.create(name="Matrix market", contact_email="ops@m.test")
+        api_key_create(integration=market, name="matrix")
+        endpoint = WebhookEndpoint.objects.create(
+            integration=market, url="https://market.example/hooks", secret=new_secret()
+        )
+        WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            message_id="msg_matrix",
+            event_type="dispute.opened",
+            subject=f"dispute:{self.disputes[0].pk}",
+            payload={"type": "dispute.opened"},
+            next_attempt_at=now,
+        )
+        person = UserFactory(username="market-buyer")
+        ExternalPerson.objects.create(integration=market, external_id="buyer-1", user=person)
+        next_path = reverse("dashboards:my_orders")
+        tokens = {}
+        for kind in ("spent", "expired", "fresh"):
+            link, tokens[kind] = sign_in_link_create(
+                integration=market, person_id="buyer-1", next_path=next_path
+            )
+            if kind == "expired":
+                SignInLink.objects.filter(pk=link.pk).update(expires_at=now - timedelta(seconds=1))
+        assert sign_in_link_use(token=tokens["spent"]) is not None
+        self.sign_in_tokens = [
+            SignInToken("made-up", secrets.token_urlsafe(32), None),
+            *(SignInToken(kind, tokens[kind], None) for kind in ("spent", "expired")),
+            SignInToken("fresh", tokens["fresh"], str(person.pk)),
+        ]
+
+    def _check_staff_rights(self) -> None:
+        """The staff personas' permissions in the api app agree with ``STAFF_RIGHTS``."""
+        for persona, rights in STAFF_RIGHTS.items():
+            held = sorted(p for p in self.people[persona].get_all_permissions() if p[:4] == "api.")
+            assert bool(held) == ("integrations" in rights), (
+                f"{persona} holds {held or 'no api permission'}, but STAFF_RIGHTS gives "
+                f"{sorted(rights)}: decide whether {ROLES[persona]} manages integrations"
+            )
+
     def user(self, persona: str) -> Any:
         return self.people.get(persona)
 
@@ -294,6 +408,12 @@ class World:
             return [Request(pattern, url_for(pattern, {}), None, "")]
         if pattern.is_admin:
             return self._admin_requests(pattern)
+        if [before for before, _name in params] == ["sign-in"]:  # sign-in/<token>/
+            name = params[0][1]
+            return [
+                Request(pattern, url_for(pattern, {name: t.token}), t, f"{name} ({t.kind})")
+                for t in self.sign_in_tokens
+            ]
         models = []
         for before, name in params:
             if name in ("uidb64", "token"):
@@ -400,6 +520,12 @@ def may(world: World, request: Request, persona: str) -> bool:
         view_class is not None and issubclass(view_class, PUBLIC_VIEWS)
     ):
         return True
+    if getattr(callback, "func", None) in PUBLIC_CALLBACKS:
+        return True
+    if isinstance(request.leaf, SignInToken):
+        # The token is the credential: only a fresh one acts (it is spent), for whoever has
+        # it; a made-up, spent or expired one does nothing for anyone.
+        return request.leaf.logs_in is not None
     if user is None:
         return False
     if request.pattern.is_admin:
@@ -466,7 +592,12 @@ def payload(request: Request, world: World) -> dict[str, Any]:
 def test_authorization_matrix(capsys):
     started = time.monotonic()
     world = World()
-    patterns = [parse(p) for p in walk(get_resolver())]
+    # The API's operations have their own matrix (keys, not sessions): tests/api/.
+    api_routes = api_operation_routes()
+    every = [parse(p) for p in walk(get_resolver())]
+    left_to_api = [p for p in every if re.sub(CONVERTER, r"<\1>", p.route) in api_routes]
+    assert left_to_api, "the API's schema names none of the URL patterns"
+    patterns = [p for p in every if p not in left_to_api]
     requests = [r for p in patterns for r in world.requests(p)]
     clients = {}
     for persona in PERSONAS:
@@ -475,10 +606,15 @@ def test_authorization_matrix(capsys):
             clients[persona].force_login(world.user(persona))
     baseline = snapshot()
     failures: list[str] = []
-    allowed_cells = forbidden_cells = posts_taken = acted = 0
+    allowed_cells = forbidden_cells = posts_taken = acted = fresh_logins = 0
     for request in requests:
         took_post = False
+        link = request.leaf if isinstance(request.leaf, SignInToken) else None
         for persona in PERSONAS:
+            own = str(world.user(persona).pk) if world.user(persona) else None
+            # Who the session may be afterwards: its persona, nobody (logged out), or the
+            # person a fresh sign-in link is for.
+            may_be = {own, None, link.logs_in if link else None}
             allowed = may(world, request, persona)
             allowed_cells += allowed
             forbidden_cells += not allowed
@@ -496,6 +632,9 @@ def test_authorization_matrix(capsys):
                         and not any(t in q["sql"] for t in UNWATCHED_TABLES)
                     ]
                     changed = changed_tables(baseline, snapshot()) if writes else []
+                    session_user, new_session = own, None
+                    if settings.SESSION_COOKIE_NAME in response.cookies:  # in, out or anew
+                        session_user = new_session = client.session.get("_auth_user_id")
                     transaction.set_rollback(True)
                 where = f"{method} {request.url} [{request.pattern.name} {request.label}]"
                 status = response.status_code
@@ -508,15 +647,23 @@ def test_authorization_matrix(capsys):
                 if changed and not allowed:
                     failures.append(f"{where} as {persona} changed {', '.join(changed)}")
                 acted += bool(changed) and allowed
-            if world.user(persona) and not client.session.get("_auth_user_id"):
-                client.force_login(world.user(persona))  # a log-out POST ended the session
+                if session_user not in may_be:
+                    failures.append(f"{where} as {persona} logged in user #{session_user}")
+                fresh_logins += bool(link and link.logs_in and new_session == link.logs_in)
+            if client.session.get("_auth_user_id") != own:  # logged out, or in as another
+                if own:
+                    client.force_login(world.user(persona))
+                else:
+                    client.logout()
         posts_taken += took_post
 
     admin_patterns = sum(p.is_admin for p in patterns)
     cells = len(requests) * len(PERSONAS) * len(METHODS)
+    fresh_links = sum(bool(r.leaf.logs_in) for r in requests if isinstance(r.leaf, SignInToken))
     with capsys.disabled():
         print(
-            f"\nauthorization matrix: {len(patterns)} URL patterns ({admin_patterns} admin) "
+            f"\nauthorization matrix: {len(patterns)} URL patterns ({admin_patterns} admin; "
+            f"{len(left_to_api)} API operation patterns left to tests/api/test_api_matrix.py) "
             f"as {len(requests)} requests × {len(PERSONAS)} personas × {len(METHODS)} methods "
             f"= {cells} answers ({posts_taken} requests take POST; {allowed_cells} persona "
             f"cells allowed, {forbidden_cells} refused; {acted} rightful POSTs changed data); "
@@ -526,3 +673,97 @@ def test_authorization_matrix(capsys):
     assert not failures, "\n".join(failures[:60])
     # The probe reaches: some rightful POSTs acted (rolled back), and some cells refuse.
     assert acted and allowed_cells and forbidden_cells
+    # The control: the fresh sign-in link logged its person in, for every persona.
+    assert fresh_links and fresh_logins == fresh_links * len(PERSONAS), fresh_logins
+
+
+# --- the admin's bulk actions and the API's admin pages ------------------------------------------
+def _staff_with(username: str, *codenames: str) -> Any:
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(username=username, is_staff=True)
+    for codename in codenames:
+        app_label, _, name = codename.partition(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=name)
+        )
+    return type(user).objects.get(pk=user.pk)  # without a cached set of permissions
+
+
+def test_a_view_permission_unlocks_no_admin_action():
+    """Django offers an action declared without ``permissions=`` to everyone who may see the
+    changelist: staff holding only a model's view permission must be offered none (the
+    project's own admin classes; a third-party package's are its own business)."""
+    from django.contrib.auth.models import Permission
+    from django.test import RequestFactory
+
+    offered = {}
+    own_apps = {c.name for c in apps.get_app_configs() if "site-packages" not in c.path}
+    for model, model_admin in admin.site._registry.items():
+        if type(model_admin).__module__.split(".")[0] not in own_apps:
+            continue
+        opts = model._meta
+        view = f"view_{opts.model_name}"
+        if not Permission.objects.filter(
+            content_type__app_label=opts.app_label, codename=view
+        ).exists():
+            continue
+        viewer = _staff_with(
+            f"viewer-{opts.app_label}-{opts.model_name}", f"{opts.app_label}.{view}"
+        )
+        request = RequestFactory().get(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        )
+        request.user = viewer
+        if actions := sorted(model_admin.get_actions(request)):
+            offered[opts.label] = actions
+    assert not offered, f"a view permission alone runs these actions: {offered}"
+
+
+def test_view_only_staff_cannot_mint_an_api_key(client):
+    """The integration's "make a key" action (which shows a live key) needs the change
+    permission; seeing the integrations is not enough."""
+    market = Integration.objects.create(name="Market", contact_email="ops@market.test")
+    action = {"action": "make_key", "_selected_action": [market.pk]}
+    url = reverse("admin:api_integration_changelist")
+
+    client.force_login(_staff_with("viewer", "api.view_integration"))
+    assert client.get(url).status_code == 200
+    answer = client.post(url, action, follow=True)
+    assert not ApiKey.objects.exists()
+    assert b"dpk_" not in answer.content
+
+    client.force_login(_staff_with("manager", "api.view_integration", "api.change_integration"))
+    answer = client.post(url, action, follow=True)
+    assert ApiKey.objects.filter(integration=market).count() == 1
+    assert b"dpk_" in answer.content
+
+
+def test_the_api_admin_is_for_holders_of_its_permissions(client):
+    """The control of the matrix's refusals there: a superuser and staff given the api app's
+    view permissions see every API admin page; the arbitrator and the clerk see none."""
+    market = Integration.objects.create(name="Market", contact_email="ops@market.test")
+    key, _raw = api_key_create(integration=market, name="k")
+    endpoint = WebhookEndpoint.objects.create(
+        integration=market, url="https://m.test/h", secret="s"
+    )
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, message_id="m1", event_type="dispute.opened", subject="s", payload={}
+    )
+    rows = {Integration: market, ApiKey: key, WebhookEndpoint: endpoint, WebhookDelivery: delivery}
+    pages = [
+        reverse(f"admin:api_{model._meta.model_name}_{page}", args=args)
+        for model, row in rows.items()
+        for page, args in (("changelist", []), ("change", [row.pk]), ("history", [row.pk]))
+    ] + [reverse("admin:app_list", args=["api"])]
+    viewer = _staff_with("integrations", *(f"api.view_{m._meta.model_name}" for m in rows))
+    superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
+    for user, expected in (
+        (superuser, {200}),
+        (viewer, {200}),
+        (make_arbitrator("sam"), {403, 404}),  # the app's index: a 404 without its permissions
+        (UserFactory(username="clerk", is_staff=True), {403, 404}),
+    ):
+        client.force_login(user)
+        got = {page: client.get(page).status_code for page in pages}
+        assert set(got.values()) <= expected, (user.username, got)
