@@ -28,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 # command run by hand later (manage.py sweep_deadlines --deliver).
 run: $(VENV)/.installed
 	@mkdir -p var/mail var/media
-	echo "$${SITE_URL:-http://127.0.0.1:$(PORTAL_PORT)}" > var/site-url
+	mkdir -p var && echo "$${SITE_URL:-http://127.0.0.1:$(PORTAL_PORT)}" > var/site-url
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
 	@echo
