@@ -27,6 +27,7 @@ COPY refunds/ refunds/
 COPY complaints/ complaints/
 COPY dashboards/ dashboards/
 COPY demo/ demo/
+COPY locale/ locale/
 COPY api/ api/
 COPY templates/ templates/
 COPY static/ static/

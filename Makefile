@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PORTAL_PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench install install-dev clean
+.PHONY: run test lint format bench messages install install-dev clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The translation catalogues (locale/): regenerate after changing strings, translate what
+# msgmerge marks new or fuzzy, then compile; the compiled .mo files are committed, so
+# `make run` needs no gettext tools. Needs Debian's gettext.
+messages: $(VENV)/.installed-dev
+	DEBUG=1 $(PY) manage.py makemessages -l ru --no-obsolete --ignore ".venv/*" --ignore "tests/*" --ignore "benchmarks/*" --ignore "examples/*" --ignore "staticfiles/*" --ignore "var/*"
+	DEBUG=1 $(PY) manage.py compilemessages -l ru --ignore ".venv"
 
 bench: $(VENV)/.installed-dev
 	@for script in benchmarks/[!_]*.py; do $(PY) $$script || exit 1; done

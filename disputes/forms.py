@@ -49,7 +49,9 @@ class OpenDisputeForm(forms.Form):
         min_value=Decimal("0.01"),
         max_digits=12,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        # Typed as the reader writes numbers: "12,50" in Russian, "12.50" in English.
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
 
     def __init__(self, *args: Any, line: OrderLine, **kwargs: Any) -> None:
@@ -125,7 +127,9 @@ class ProposalForm(RevisionForm):
         min_value=Decimal("0.01"),
         max_digits=12,
         decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        # Typed as the reader writes numbers: "12,50" in Russian, "12.50" in English.
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
     note = forms.CharField(
         label=_("Explain"),
@@ -234,7 +238,9 @@ class AdminRulingForm(RevisionForm):
         label=_("Amount (partial refund; optional for a return)"),
         required=False,
         max_digits=12,
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        # Typed as the reader writes numbers: "12,50" in Russian, "12.50" in English.
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
     reason = forms.CharField(
         label=_("Reasons (both sides will read them)"),

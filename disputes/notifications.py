@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.locale import as_reader
 from disputes import deadlines
 from disputes.models import Dispute, DisputeEvent, Notification
 from disputes.states import DisputeState, EventKind, Party, ReminderKind
@@ -279,10 +280,13 @@ def _mail(row: Notification) -> None:
         "now": now,
         "rules": deadlines.rules(),
     }
-    subject = render_to_string("emails/dispute_event_subject.txt", context).strip()
-    body = render_to_string("emails/dispute_event.txt", context)
+    # In the recipient's language and time zone, not the actor's (nor the worker's).
+    with as_reader(person):
+        subject = render_to_string("emails/dispute_event_subject.txt", context).strip()
+        body = render_to_string("emails/dispute_event.txt", context)
+        html = render_to_string("emails/dispute_event.html", context)
     mail = EmailMultiAlternatives(subject, body, None, [person.email])
-    mail.attach_alternative(render_to_string("emails/dispute_event.html", context), "text/html")
+    mail.attach_alternative(html, "text/html")
     mail.send()
 
 

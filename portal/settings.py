@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The person's saved language and time zone (after LocaleMiddleware's browser guess).
+    "accounts.locale.PersonalLocaleMiddleware",
     "accounts.middleware.PrivatePagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -156,8 +158,12 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Language and time ---
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English"))]
+LANGUAGES = [("en", _("English")), ("ru", _("Russian"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Numbers as each language writes them (portal/formats/<lang>/formats.py): Russian groups
+# thousands with a non-breaking space, English does not group (ids and amounts as typed).
+FORMAT_MODULE_PATH = ["portal.formats"]
+USE_THOUSAND_SEPARATOR = True
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True

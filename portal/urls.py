@@ -57,6 +57,8 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("settings/", account_views.settings_page, name="settings"),
+    path("language/", account_views.language_switch, name="language_switch"),
     path("admin/", admin.site.urls),
     path("", include("dashboards.urls")),
     path("", include("orders.urls")),

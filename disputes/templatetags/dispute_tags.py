@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from disputes.states import Closing, DisputeState, OutcomeType, Party, Reply
@@ -86,7 +87,8 @@ def iso_passed(value: str | None) -> bool:
 
 def _money(amount: Any, currency: str) -> str:
     try:
-        return f"{Decimal(str(amount)):.2f} {currency}"
+        # As the reader writes numbers ("28,00 USD" in Russian), from the string kept in data.
+        return f"{number_format(Decimal(str(amount)), decimal_pos=2)} {currency}"
     except (InvalidOperation, ValueError):
         return f"{amount} {currency}"
 
