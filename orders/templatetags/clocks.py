@@ -5,8 +5,8 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 register = template.Library()
 
@@ -33,12 +33,18 @@ def remaining_text(until: datetime, now: datetime) -> str:
     return ngettext("%d minute", "%d minutes", minutes) % minutes
 
 
+# How each language writes a date and time with its zone ("28 Nov 2026, 14:00 UTC",
+# "28 ноя 2026, 21:00 +07"); other languages take the English pattern.
+ABSOLUTE_FORMATS = {"ru": "j b Y, H:i T"}
+
+
 @register.filter
 def absolute(value: datetime | None) -> str:
-    """28 Nov 2026, 14:00 UTC"""
+    """28 Nov 2026, 14:00 UTC, in the reader's language and time zone."""
     if value is None:
         return ""
-    return date_format(timezone.localtime(value), "j M Y, H:i T")
+    pattern = ABSOLUTE_FORMATS.get(get_language() or "", "j M Y, H:i T")
+    return date_format(timezone.localtime(value), pattern)
 
 
 @register.filter
