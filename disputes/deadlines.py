@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from evidence.sizes import megabytes
@@ -133,8 +132,11 @@ class DisputeWindow:
 
     @property
     def explanation(self) -> str:
-        """One sentence for the buyer, naming the date where there is one."""
-        when = date_format(self.until, "j M Y, H:i T") if self.until else ""
+        """One sentence for the buyer, naming the date where there is one (in the reader's
+        language and time zone, as every date on a page)."""
+        from orders.templatetags.clocks import absolute
+
+        when = absolute(self.until)
         messages = {
             WindowStatus.OPEN: _("You can open a dispute until %(when)s."),
             WindowStatus.OPEN_AFTER_CLOSE: _(

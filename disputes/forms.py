@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -66,6 +67,14 @@ class OpenDisputeForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
+        # The description is read in English (PORTAL_REQUIRE_LATIN_DESCRIPTION): said under
+        # the field, and checked as the buyer types (open_dispute.js) and when it is sent.
+        self.english_only = settings.PORTAL_REQUIRE_LATIN_DESCRIPTION
+        if self.english_only:
+            self.fields["description"].help_text = _(
+                "Write it in English, in Latin letters: the arbitrators read every dispute "
+                "in English. Digits, punctuation and emoji are fine."
+            )
         self.fields["quantity"].max_value = line.quantity
         self.fields["quantity"].widget.attrs.update({"max": line.quantity, "min": 1})
         self.fields["requested_amount"].widget.attrs["max"] = str(line.amount_paid)

@@ -50,10 +50,11 @@ class EvidenceAdmin(admin.ModelAdmin):
         if obj.kind == "photo":
             thumb = reverse(f"{prefix}_thumbnail", args=[case, obj.pk])
             return format_html(
-                '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="" '
+                '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="{}" '
                 'class="evidence-admin-thumb"></a>',
                 url,
                 thumb,
+                obj.original_name,  # the link's name: the photo the buyer or seller sent
             )
         return format_html(
             '<video controls preload="metadata" src="{}" class="evidence-admin-video"></video>',

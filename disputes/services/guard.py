@@ -7,13 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.utils.formats import date_format
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from disputes import validators
 from disputes.models import Dispute
 from disputes.states import DeadlineKind, Party
+from orders.templatetags.clocks import absolute
 
 CENT = Decimal("0.01")
 
@@ -47,7 +48,8 @@ class DeadlinePassed(StaleDispute):
 
 
 def format_money(amount: Decimal, currency: str) -> str:
-    return f"{amount:.2f} {currency}"
+    """'1,234.50 USD', '1 234,50 USD': as the reader (the active language) writes numbers."""
+    return f"{number_format(amount, decimal_pos=2)} {currency}"
 
 
 def clean_text(text: str, **rule: Any) -> str:
@@ -106,7 +108,7 @@ def check_move(
     ):
         raise DeadlinePassed(
             _("Too late: the deadline passed on %(when)s and its outcome now applies.")
-            % {"when": date_format(dispute.next_deadline_at, "j M Y, H:i T")}
+            % {"when": absolute(dispute.next_deadline_at)}
         )
     return party
 

@@ -30,6 +30,7 @@ from disputes.forms import (
 )
 from disputes.models import Dispute
 from disputes.selectors import disputes_for_user
+from disputes.services.guard import format_money
 from disputes.states import Closing, DisputeState, Party
 from disputes.views.respond import conflict, respond
 from orders.templatetags.clocks import absolute
@@ -69,7 +70,7 @@ def _accepted(dispute: Dispute, party: Party | None) -> str:
     """What accepting led to, and what happens next: a promise (a return, a replacement)
     is not a settlement."""
     when = absolute(dispute.next_deadline_at)
-    money = f"{dispute.outcome_amount} {dispute.currency}"
+    money = format_money(dispute.outcome_amount, dispute.currency)
     buyer = party == Party.BUYER
     if dispute.state == DisputeState.AWAITING_REPLACEMENT:
         return _(

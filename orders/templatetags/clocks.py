@@ -1,6 +1,6 @@
 """Running clocks on pages: a live countdown next to the absolute date and time."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django import template
 from django.utils import timezone
@@ -45,6 +45,18 @@ def absolute(value: datetime | None) -> str:
         return ""
     pattern = ABSOLUTE_FORMATS.get(get_language() or "", "j M Y, H:i T")
     return date_format(timezone.localtime(value), pattern)
+
+
+# A day alone ("28 Nov 2026", "28 ноя 2026": a Russian month is not capitalised).
+DAY_FORMATS = {"ru": "j b Y"}
+
+
+@register.filter(expects_localtime=True)
+def day(value: date | datetime | None) -> str:
+    """28 Nov 2026, in the reader's language (a moment: its day in the reader's zone)."""
+    if value is None or value == "":
+        return ""
+    return date_format(value, DAY_FORMATS.get(get_language() or "", "j M Y"))
 
 
 @register.filter

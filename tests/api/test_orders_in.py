@@ -155,9 +155,8 @@ def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(api):
 
 @override_settings(PORTAL_API_RATE="3/m")
 def test_rate_limited_per_key_with_retry_after(api, other_api):
-    from django.core.cache import cache
-
     import time_machine
+    from django.core.cache import cache
 
     cache.clear()
     # Inside one window of the fixed-window counter (a minute boundary would reset it).
