@@ -27,6 +27,7 @@ from api.keys import api_key_authenticate
 from api.models import ApiKey, ExternalOrder, WebhookEndpoint
 from api.problems import Problem, problem_response
 from api.schemas import (
+    MAX_ID,
     BatchOut,
     DisputeListOut,
     DisputeOut,
@@ -37,6 +38,7 @@ from api.schemas import (
     ProblemOut,
     RefundOut,
     RefundReportIn,
+    RowId,
     ShipmentIn,
     SignInLinkIn,
     SignInLinkOut,
@@ -391,7 +393,7 @@ def disputes_list(
 
 
 @api.get("/disputes/{dispute_id}", response={200: DisputeOut, **PROBLEMS}, tags=["disputes"])
-def dispute_get(request, dispute_id: int):
+def dispute_get(request, dispute_id: RowId):
     dispute = selectors.dispute_for_integration(
         integration=_integration(request), dispute_id=dispute_id
     )
@@ -401,7 +403,9 @@ def dispute_get(request, dispute_id: int):
 
 
 @api.get("/events", response={200: EventFeedOut, **PROBLEMS}, tags=["disputes"])
-def events_feed(request, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500)):
+def events_feed(
+    request, after: int = Query(0, ge=0, le=MAX_ID), limit: int = Query(100, ge=1, le=500)
+):
     """Every dispute event of this integration's orders, oldest first, after an event id."""
     events = selectors.events_for_integration(
         integration=_integration(request), after=after, limit=limit
@@ -429,7 +433,7 @@ def events_feed(request, after: int = Query(0, ge=0), limit: int = Query(100, ge
     tags=["refunds"],
 )
 @idempotent
-def refund_report(request, refund_id: int, body: RefundReportIn):
+def refund_report(request, refund_id: RowId, body: RefundReportIn):
     refund = selectors.refund_for_integration(
         integration=_integration(request), refund_id=refund_id
     )
@@ -530,7 +534,7 @@ def endpoint_create(request, body: WebhookEndpointIn):
     tags=["webhooks"],
 )
 @idempotent
-def endpoint_rotate(request, endpoint_id: int):
+def endpoint_rotate(request, endpoint_id: RowId):
     endpoint = WebhookEndpoint.objects.filter(
         pk=endpoint_id, integration=_integration(request)
     ).first()
@@ -545,7 +549,7 @@ def endpoint_rotate(request, endpoint_id: int):
     response={204: None, **PROBLEMS},
     tags=["webhooks"],
 )
-def endpoint_delete(request, endpoint_id: int):
+def endpoint_delete(request, endpoint_id: RowId):
     deleted, _ = WebhookEndpoint.objects.filter(
         pk=endpoint_id, integration=_integration(request)
     ).delete()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -15,8 +16,11 @@ from django.utils import timezone
 
 from api.models import IdempotentResponse
 from api.problems import Problem, problem_response
+from api.services import ApiRefusal
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
+# A first request still without an answer after this long has died; its key may be reused.
+STALE_CLAIM = timedelta(minutes=2)
 
 
 def _request_digest(request: HttpRequest) -> str:
@@ -37,7 +41,13 @@ def _claim(integration, key: str, digest: str) -> IdempotentResponse | None:
             )
         return None
     except IntegrityError:
-        stored = IdempotentResponse.objects.get(integration=integration, key=key)
+        stored = IdempotentResponse.objects.filter(integration=integration, key=key).first()
+        if stored is None:  # the first request's claim went away meanwhile: claim it now
+            return _claim(integration, key, digest)
+    if stored.status is None and timezone.now() - stored.created_at > STALE_CLAIM:
+        # The first request died without an answer (a killed worker): let this one run.
+        IdempotentResponse.objects.filter(pk=stored.pk, status__isnull=True).delete()
+        return _claim(integration, key, digest)
     if stored.request_digest != digest:
         raise Problem(
             "idempotency-mismatch",
@@ -63,6 +73,8 @@ def idempotent(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
                 return view(request, *args, **kwargs)
             except Problem as problem:
                 return problem_response(request, problem)
+            except ApiRefusal as refusal:
+                return problem_response(request, Problem(refusal.kind, refusal.detail))
         if len(key) > 255:
             return problem_response(
                 request, Problem("validation", "Idempotency-Key is longer than 255 characters.")
@@ -82,6 +94,8 @@ def idempotent(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             response = view(request, *args, **kwargs)
         except Problem as problem:
             response = problem_response(request, problem)
+        except ApiRefusal as refusal:  # a refusal is an answer, kept like any other
+            response = problem_response(request, Problem(refusal.kind, refusal.detail))
         except BaseException:
             IdempotentResponse.objects.filter(integration=integration, key=key).delete()
             raise

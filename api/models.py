@@ -175,7 +175,8 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
-    message_id = models.CharField(_("message id"), max_length=40, unique=True)
+    # The same for a replay of the message (receivers deduplicate on it).
+    message_id = models.CharField(_("message id"), max_length=40, db_index=True)
     event_type = models.CharField(_("event type"), max_length=60)
     # Messages sharing a subject (a dispute, an order) are delivered in order.
     subject = models.CharField(_("subject"), max_length=60)

@@ -12,6 +12,9 @@ from pydantic import StringConstraints, field_validator
 
 from orders.payment import PaymentMethod
 
+# Row ids as PostgreSQL's bigint holds them: a larger number is a 422, not a database error.
+MAX_ID = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Short = Annotated[str, StringConstraints(max_length=60, strip_whitespace=True)]
@@ -182,9 +185,9 @@ class SignInLinkIn(Schema):
     page: Literal["orders", "open_dispute", "dispute", "seller_dashboard"]
     order_id: Id | None = Field(None, description="For open_dispute: the order.")
     line: int | None = Field(
-        None, ge=1, description="For open_dispute: the line's position, 1-based."
+        None, ge=1, le=10_000, description="For open_dispute: the line's position, 1-based."
     )
-    dispute_id: int | None = Field(None, description="For dispute: the dispute.")
+    dispute_id: RowId | None = Field(None, description="For dispute: the dispute.")
 
 
 class SignInLinkOut(Schema):

@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.utils import timezone
 
 from api.models import ExternalOrder, ExternalStore, Integration
 from disputes.models import Dispute, DisputeEvent, EvidenceRequest
 from refunds.models import Coupon, Payout, Refund
 
 # Event data an integration does not get (who on staff has a case).
-PRIVATE_DATA = {"assignee", "assignee_name"}
+PRIVATE_DATA = {"assignee", "assignee_name", "before"}
+# Staff-only event kinds: never in the feed nor in webhooks.
+STAFF_ONLY = {"reminder", "assigned"}
 
 
 def _external_order_id(order_id: int) -> str | None:
@@ -41,7 +45,11 @@ def disputes_for_integration(
         # late is dated at its (earlier) due time, and a poller must not miss it.
         qs = qs.filter(
             Exists(
-                DisputeEvent.objects.filter(dispute=OuterRef("pk"), processed_at__gt=updated_since)
+                DisputeEvent.objects.filter(
+                    dispute=OuterRef("pk"),
+                    processed_at__gt=updated_since,
+                    processed_at__lte=timezone.now() - settings.PORTAL_API_FEED_LAG,
+                )
             )
         )
     return qs.select_related("order__external", "store__external", "line")
@@ -67,9 +75,15 @@ def events_for_integration(
     *, integration: Integration, after: int = 0, limit: int = 100
 ) -> list[DisputeEvent]:
     """The event feed, oldest first, after a cursor (an event id)."""
+    # Held back PORTAL_API_FEED_LAG: an event of a transaction still running gets an id
+    # below one already committed; once every writer of that age has committed, ids only grow.
     return list(
-        DisputeEvent.objects.filter(dispute__order__external__integration=integration, id__gt=after)
-        .exclude(kind="reminder")
+        DisputeEvent.objects.filter(
+            dispute__order__external__integration=integration,
+            id__gt=after,
+            processed_at__lte=timezone.now() - settings.PORTAL_API_FEED_LAG,
+        )
+        .exclude(kind__in=STAFF_ONLY)
         .select_related("dispute__order__external")
         .order_by("id")[:limit]
     )

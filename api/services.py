@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -83,14 +83,22 @@ class OrderIn:
 
     def money_digest(self) -> str:
         """What may not change after shipment: money, lines, currency and payment."""
+        # Normalised, so that "45.0" and "45.00", or "Z" and "+00:00", are the same order.
+        cents = Decimal("0.01")
         canonical = {
             "currency": self.currency,
             "payment_method": self.payment_method,
-            "amount_paid": str(self.amount_paid),
-            "paid_at": self.paid_at.isoformat(),
+            "amount_paid": str(self.amount_paid.quantize(cents)),
+            "paid_at": self.paid_at.astimezone(UTC).isoformat(),
             "protection_days": self.protection_days,
             "lines": [
-                [line.product_name, line.colour, line.size, line.quantity, str(line.unit_price)]
+                [
+                    line.product_name,
+                    line.colour,
+                    line.size,
+                    line.quantity,
+                    str(Decimal(line.unit_price).quantize(cents)),
+                ]
                 for line in self.lines
             ],
         }
@@ -160,7 +168,12 @@ def _people(integration: Integration, people: Sequence[Person]) -> dict[str, Any
     return known
 
 
-def _stores(integration: Integration, stores: Sequence[StoreIn]) -> dict[str, Store]:
+def _stores(
+    integration: Integration, stores: Sequence[StoreIn]
+) -> tuple[dict[str, Store], dict[str, ApiRefusal]]:
+    """The stores for these external ids, made on first sight, and the ids refused (a known
+    store whose seller changed; a new store whose seller already has one): those orders are
+    refused, the others go on."""
     wanted = {store.id: store for store in stores}
     known = {
         row.external_id: row.store
@@ -169,37 +182,55 @@ def _stores(integration: Integration, stores: Sequence[StoreIn]) -> dict[str, St
         ).select_related("store")
     }
     sellers = _people(integration, [store.seller for store in wanted.values()])
-    for external_id, store in known.items():
+    refused: dict[str, ApiRefusal] = {}
+    for external_id, store in list(known.items()):
         if store.owner_id != sellers[wanted[external_id].seller.id].pk:
-            raise ApiRefusal(
+            refused[external_id] = ApiRefusal(
                 "conflict",
                 f"Store {external_id!r} belongs to another seller; a store's seller cannot change.",
             )
+            del known[external_id]
+            continue
         if store.name != wanted[external_id].name[:120]:
             store.name = wanted[external_id].name[:120]
             store.save(update_fields=["name"])
-    missing = [store for external_id, store in wanted.items() if external_id not in known]
+    missing = [
+        store
+        for external_id, store in wanted.items()
+        if external_id not in known and external_id not in refused
+    ]
     if missing:
-        owners = [sellers[store.seller.id] for store in missing]
-        taken = set(Store.objects.filter(owner__in=owners).values_list("owner_id", flat=True))
-        if taken:
-            raise ApiRefusal(
-                "conflict", "A seller already owns another store; each seller owns one store."
-            )
+        taken = set(
+            Store.objects.filter(
+                owner__in=[sellers[store.seller.id] for store in missing]
+            ).values_list("owner_id", flat=True)
+        )
+        fresh, owners_now = [], set()
+        for store in missing:
+            owner = sellers[store.seller.id]
+            if owner.pk in taken or owner.pk in owners_now:
+                refused[store.id] = ApiRefusal(
+                    "conflict",
+                    f"Store {store.id!r}: its seller already owns another store; each seller "
+                    "owns one store.",
+                )
+                continue
+            owners_now.add(owner.pk)
+            fresh.append((store, owner))
         created = Store.objects.bulk_create(
             Store(
                 name=store.name[:120],
                 slug=f"{slugify(store.name)[:40] or 'store'}-{secrets.token_hex(4)}",
                 owner=owner,
             )
-            for store, owner in zip(missing, owners, strict=True)
+            for store, owner in fresh
         )
         ExternalStore.objects.bulk_create(
             ExternalStore(integration=integration, external_id=store.id, store=row)
-            for store, row in zip(missing, created, strict=True)
+            for (store, _owner), row in zip(fresh, created, strict=True)
         )
-        known.update({store.id: row for store, row in zip(missing, created, strict=True)})
-    return known
+        known.update({store.id: row for (store, _owner), row in zip(fresh, created, strict=True)})
+    return known, refused
 
 
 # --- orders in ----------------------------------------------------------------------------
@@ -273,7 +304,11 @@ def _ingest_valid(integration, orders, valid, slots) -> None:
         fresh = [i for i in valid if orders[i].id not in known]
         again = [i for i in valid if orders[i].id in known]
         buyers = _people(integration, [orders[i].buyer for i in valid])
-        stores = _stores(integration, [orders[i].store for i in valid])
+        stores, refused = _stores(integration, [orders[i].store for i in valid])
+        for i in [i for i in valid if orders[i].store.id in refused]:
+            slots[i] = refused[orders[i].store.id]
+        fresh = [i for i in fresh if orders[i].store.id not in refused]
+        again = [i for i in again if orders[i].store.id not in refused]
         if fresh:
             created = orders_create_bulk(
                 specs=[
@@ -345,6 +380,16 @@ def order_ship(
     shipped_at = shipped_at or now
     if shipped_at > now + timedelta(minutes=5):
         raise ApiRefusal("validation", "shipped_at is in the future.")
+    # The buyer's protection runs from shipped_at: a date before payment, or reported long
+    # after the fact, would shorten it (or end it at once and pay the seller).
+    if shipped_at < order.placed_at:
+        raise ApiRefusal("validation", "shipped_at is before the order was paid.")
+    if shipped_at < now - settings.PORTAL_API_SHIPMENT_MAX_AGE:
+        raise ApiRefusal(
+            "validation",
+            f"shipped_at is more than {settings.PORTAL_API_SHIPMENT_MAX_AGE.days} days ago; "
+            "report shipments as they happen.",
+        )
     if order.shipped_at is not None and (order.carrier, order.tracking_number) == (
         carrier.strip(),
         tracking.strip(),

@@ -41,10 +41,14 @@ logger = logging.getLogger(__name__)
 
 # Dispute event kinds that are not sent: staff-only reminders, and refund news (sent as
 # refund.* events, with or without a dispute).
-NOT_SENT = {"reminder", "refund_sent", "refund_arrived", "refund_failed"}
+NOT_SENT = {"reminder", "assigned", "refund_sent", "refund_arrived", "refund_failed"}
 # Seconds to wait after the n-th failed attempt (then the last one, until the window ends).
 BACKOFF = (5, 300, 1800, 7200, 18000, 36000)
 RESPONSE_EXCERPT = 500
+
+
+# IPv6 ranges that carry an IPv4 address in their last 32 bits (NAT64, IPv4-compatible).
+TRANSLATED_V4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
 
 
 class UnsafeDestination(ValueError):
@@ -72,6 +76,11 @@ def check_destination(url: str) -> None:
         raise UnsafeDestination(f"{parts.hostname} does not resolve.") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
+        if address.version == 6 and (
+            address.ipv4_mapped or any(address in net for net in TRANSLATED_V4)
+        ):
+            # IPv4 inside IPv6 (mapped, NAT64, the old compatible form): judge the IPv4.
+            address = address.ipv4_mapped or ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if not address.is_global:
             raise UnsafeDestination(f"{parts.hostname} is a private or loopback address.")
 
@@ -244,7 +253,8 @@ def signature_headers(endpoint: WebhookEndpoint, message_id: str, body: str, at:
 
 def _post(delivery: WebhookDelivery, now: datetime) -> tuple[int | None, int, str, str]:
     body = json.dumps(delivery.payload, separators=(",", ":"))
-    headers = signature_headers(delivery.endpoint, delivery.message_id, body, now)
+    # Signed as it leaves (receivers refuse a timestamp 5 minutes old), not when the run began.
+    headers = signature_headers(delivery.endpoint, delivery.message_id, body, timezone.now())
     started = time.monotonic()
     try:
         check_destination(delivery.endpoint.url)
@@ -352,9 +362,10 @@ def webhook_replay(*, delivery: WebhookDelivery, now: datetime | None = None) ->
     """Staff send a message again (delivered or given up): a new row with the same message
     id, so the receiver can tell it is the same message."""
     now = now or timezone.now()
+    transaction.on_commit(_kick)
     return WebhookDelivery.objects.create(
         endpoint=delivery.endpoint,
-        message_id=f"{delivery.message_id}_r{secrets.token_hex(3)}",
+        message_id=delivery.message_id,  # the same message: receivers deduplicate on it
         event_type=delivery.event_type,
         subject=delivery.subject,
         payload=delivery.payload,

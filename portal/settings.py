@@ -430,6 +430,12 @@ PORTAL_PAYOUT_HOOK = "api.webhooks.payouts_released"  # payouts, at
 # Requests per key (django-ninja's throttle syntax: "<n>/<s|m|h|d>").
 PORTAL_API_RATE = env.str("PORTAL_API_RATE", default="1200/m")
 PORTAL_API_BATCH_MAX = 500
+# A shipment reported with a shipped_at older than this is refused (it would shorten the
+# buyer's protection, or end it at once).
+PORTAL_API_SHIPMENT_MAX_AGE = timedelta(days=env.int("PORTAL_API_SHIPMENT_MAX_AGE_DAYS", default=7))
+# The event feed and "updated since" hold back the newest seconds: an event written by a
+# transaction still running would otherwise appear after a poller had passed its id.
+PORTAL_API_FEED_LAG = timedelta(seconds=env.int("PORTAL_API_FEED_LAG_SECONDS", default=30))
 PORTAL_IDEMPOTENCY_TTL = timedelta(hours=24)
 PORTAL_SIGN_IN_LINK_TTL = timedelta(minutes=env.int("PORTAL_SIGN_IN_LINK_MINUTES", default=5))
 PORTAL_WEBHOOK_RETRY_FOR = timedelta(days=env.int("PORTAL_WEBHOOK_RETRY_DAYS", default=3))

@@ -90,3 +90,12 @@ def order_body(order_id="A-1", *, lines=None, buyer="b-1", store="s-1", seller="
     }
     body.update(extra)
     return body
+
+
+@pytest.fixture(autouse=True)
+def _no_feed_lag(settings):
+    """The feed's hold-back (PORTAL_API_FEED_LAG) is tested on its own; elsewhere events
+    show at once."""
+    from datetime import timedelta
+
+    settings.PORTAL_API_FEED_LAG = timedelta(0)

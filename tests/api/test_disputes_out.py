@@ -169,7 +169,10 @@ def test_updated_since_catches_a_clock_applied_late(api):
     due = dispute.next_deadline_at
     polled_at = due + timedelta(hours=1)  # the poller ran after the deadline...
     disputes_sweep_due(now=due + timedelta(hours=36))  # ...but the sweep came later
-    items = api.get("/disputes", {"updated_since": polled_at.isoformat()}).json()["items"]
-    assert [d["id"] for d in items] == [dispute.pk]
-    later = (due + timedelta(hours=37)).isoformat()
-    assert api.get("/disputes", {"updated_since": later}).json()["items"] == []
+    import time_machine
+
+    with time_machine.travel(due + timedelta(hours=40)):
+        items = api.get("/disputes", {"updated_since": polled_at.isoformat()}).json()["items"]
+        assert [d["id"] for d in items] == [dispute.pk]
+        later = (due + timedelta(hours=37)).isoformat()
+        assert api.get("/disputes", {"updated_since": later}).json()["items"] == []
