@@ -3,6 +3,7 @@ the person and the store exist once."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -28,7 +29,7 @@ def test_concurrent_first_sight_of_the_same_people(require_postgres, api, client
             body = {"orders": [order_body(f"{prefix}-{n}", buyer="same-buyer") for n in range(50)]}
             response = own.post(
                 "/api/v1/orders/batch",
-                data=__import__("json").dumps(body),
+                data=json.dumps(body),
                 content_type="application/json",
                 HTTP_AUTHORIZATION=f"Bearer {api.key}",
             )

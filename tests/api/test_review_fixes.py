@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from api.models import ExternalOrder, WebhookDelivery
@@ -91,8 +92,6 @@ def test_the_feed_holds_back_events_until_their_writers_have_committed(api, sett
     settings.PORTAL_API_FEED_LAG = timedelta(seconds=30)
     disputed(api)
     assert api.get("/events").json()["items"] == []
-    import time_machine
-
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):
         assert [e["kind"] for e in api.get("/events").json()["items"]] == ["opened"]
 
@@ -131,7 +130,7 @@ def test_staff_only_events_stay_with_staff(api, integration, bob, settings):
 
     sam = make_arbitrator()
     dispute_assign(dispute_id=dispute.pk, user=sam, assignee=sam)
-    with __import__("time_machine").travel(timezone.now() + timedelta(days=10)):
+    with time_machine.travel(timezone.now() + timedelta(days=10)):
         kinds = [e["kind"] for e in api.get("/events").json()["items"]]
     assert "escalated" in kinds and "assigned" not in kinds
     assert not WebhookDelivery.objects.filter(event_type="dispute.assigned").exists()
