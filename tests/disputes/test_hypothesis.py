@@ -258,7 +258,11 @@ class DisputeMachine(RuleBasedStateMachine):
             and valid
             and (
                 (party == Party.SELLER and self.state in NEGOTIATING)
-                or (party == Party.BUYER and self.state == DisputeState.SELLER_RESPONDED)
+                or (
+                    party == Party.BUYER
+                    and self.state == DisputeState.SELLER_RESPONDED
+                    and self.proposal.by != Party.BUYER  # never a counter to her own
+                )
             )
         )
         at = self.tick()
