@@ -29,6 +29,7 @@ COPY dashboards/ dashboards/
 COPY demo/ demo/
 COPY locale/ locale/
 COPY api/ api/
+COPY operations/ operations/
 COPY templates/ templates/
 COPY static/ static/
 

@@ -15,7 +15,15 @@ ARBITRATOR_DESCRIPTION = _("Platform staff who read and rule on escalated disput
 # a codename that does not exist yet is ignored until its migration has run.
 ARBITRATOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "accounts": ("view_user",),
-    "orders": ("view_store", "view_order", "view_orderline"),
+    # Incidents: started (add) and ended (change) by arbitrators, never deleted.
+    "orders": (
+        "view_store",
+        "view_order",
+        "view_orderline",
+        "view_incident",
+        "add_incident",
+        "change_incident",
+    ),
     "disputes": (
         "view_dispute",
         "view_disputeevent",

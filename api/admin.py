@@ -16,6 +16,7 @@ from api.webhooks import (
     webhook_endpoint_rotate,
     webhook_replay,
 )
+from orders.admin import PagedList
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -30,7 +31,7 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(PagedList, admin.ModelAdmin):
     list_display = ["name", "contact_email", "created_at"]
     search_fields = ["name"]
     inlines = [ApiKeyInline]
@@ -55,7 +56,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(PagedList, admin.ModelAdmin):
     list_display = ["name", "integration", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["integration", ("revoked_at", admin.EmptyFieldListFilter)]
     readonly_fields = ["prefix", "created_at", "created_by", "last_used_at", "revoked_at"]
@@ -101,7 +102,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(PagedList, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["url", "integration", "event_types", "created_at", "disabled_at"]
     list_filter = ["integration", ("disabled_at", admin.EmptyFieldListFilter)]
@@ -140,7 +141,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(PagedList, admin.ModelAdmin):
     list_display = [
         "created_at",
         "event_type",

@@ -213,6 +213,7 @@ def _integration(request):
 def _order_in(body: OrderIn) -> services.OrderIn:
     return services.OrderIn(
         id=body.id,
+        destination_country=body.destination_country,
         buyer=services.Person(body.buyer.id, body.buyer.email, body.buyer.name),
         store=services.StoreIn(
             body.store.id,

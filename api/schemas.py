@@ -59,6 +59,13 @@ class OrderIn(Schema):
     amount_paid: Money = Field(description="Must equal the sum of quantity * unit_price.")
     paid_at: datetime
     protection_days: int = Field(ge=1, le=365)
+    destination_country: Annotated[
+        str, StringConstraints(pattern=r"^([A-Za-z]{2})?$", strip_whitespace=True)
+    ] = Field(
+        default="",
+        description="Where the parcel goes: ISO 3166-1 alpha-2 (DE, FR). Optional; set until "
+        "the order ships (incident mode picks a carrier's orders to one country).",
+    )
 
     @field_validator("paid_at")
     @classmethod

@@ -80,6 +80,9 @@ class OrderIn:
     amount_paid: Decimal
     paid_at: datetime
     protection_days: int
+    # ISO 3166-1 alpha-2, or blank: not part of the money digest (it may be corrected until
+    # the order ships, without the order counting as changed).
+    destination_country: str = ""
 
     def money_digest(self) -> str:
         """What may not change after shipment: money, lines, currency and payment."""
@@ -329,6 +332,28 @@ def _ingest_valid(integration, orders, valid, slots) -> None:
                 slots[i] = Ingested(order=row, status="created")
         for i in again:
             slots[i] = _update(integration, orders[i], known[orders[i].id], buyers, stores)
+        _set_countries(orders, slots, valid)
+
+
+def _set_countries(orders, slots, valid) -> None:
+    """Record each order's destination country (one update per country): given or corrected
+    until the order ships, never after (an incident may already count it)."""
+    by_country: dict[str, list[int]] = {}
+    for i in valid:
+        slot, country = slots[i], orders[i].destination_country.upper()
+        order = slot.order if isinstance(slot, Ingested) else None
+        if (
+            order is not None
+            and order.shipped_at is None
+            and country
+            and order.destination_country != country
+        ):
+            by_country.setdefault(country, []).append(order.pk)
+            order.destination_country = country
+    for country, ids in by_country.items():
+        Order.objects.filter(pk__in=ids, shipped_at__isnull=True).update(
+            destination_country=country
+        )
 
 
 def _update(integration, order: OrderIn, row: ExternalOrder, buyers, stores):

@@ -52,7 +52,11 @@ class Complaint(models.Model):
         verbose_name = _("complaint")
         verbose_name_plural = _("complaints")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "created_at"], name="complaint_queue")]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="complaint_queue"),
+            # "My complaints", newest first.
+            models.Index(fields=["buyer", "-created_at"], name="complaint_buyer_recent"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(state=ComplaintState.OPEN) | ~Q(answer=""),

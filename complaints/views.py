@@ -8,6 +8,7 @@ gets a 404.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -24,8 +25,6 @@ from complaints.services import ComplaintError, complaint_allowed, complaint_ope
 from evidence.models import Evidence
 from evidence.views import file_response, thumbnail_response, visible_or_404
 from orders.selectors import orders_for_buyer
-
-PAGE_SIZE = 25
 
 
 @login_required
@@ -80,7 +79,7 @@ def complaint_new(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_safe
 def complaint_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(complaints_for_buyer(user=request.user), PAGE_SIZE).get_page(
+    page = Paginator(complaints_for_buyer(user=request.user), settings.PORTAL_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(request, "complaints/list.html", {"page": page})

@@ -1,5 +1,6 @@
 """The composite pages: a buyer's orders, a seller's dashboard, and where home leads."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,6 +13,7 @@ from dashboards.selectors import buyer_order_rows, seller_order_rows
 from disputes.standing import store_standing
 from orders.models import default_currency
 from orders.selectors import (
+    incident_notes_for_orders,
     orders_for_buyer,
     orders_for_store,
     store_for_seller,
@@ -20,8 +22,6 @@ from orders.selectors import (
 )
 from orders.states import OrderState
 from refunds.selectors import store_escrow
-
-PAGE_SIZE = 25
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -37,11 +37,16 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_orders(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    page = Paginator(orders_for_buyer(user=request.user), PAGE_SIZE).get_page(
+    page = Paginator(orders_for_buyer(user=request.user), settings.PORTAL_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     rows = buyer_order_rows(orders=page, now=now)
-    return render(request, "dashboards/my_orders.html", {"page": page, "rows": rows, "now": now})
+    notes = incident_notes_for_orders(order_ids=[row.order.pk for row in rows])
+    return render(
+        request,
+        "dashboards/my_orders.html",
+        {"page": page, "rows": rows, "now": now, "incident_notes": notes},
+    )
 
 
 @login_required
@@ -52,16 +57,18 @@ def seller_dashboard(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state") or ""
     if state not in OrderState.values:
         state = ""
-    page = Paginator(orders_for_store(store=store, state=state or None), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(
+        orders_for_store(store=store, state=state or None), settings.PORTAL_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    rows = seller_order_rows(orders=page)
     return render(
         request,
         "dashboards/seller_dashboard.html",
         {
             "store": store,
             "page": page,
-            "rows": seller_order_rows(orders=page),
+            "rows": rows,
+            "incident_notes": incident_notes_for_orders(order_ids=[row.order.pk for row in rows]),
             "state": state,
             "states": OrderState,
             "counts": store_order_counts(store=store),

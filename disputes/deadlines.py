@@ -11,7 +11,7 @@ A window is open while ``now < until``: at the very second it ends, it is closed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -108,6 +108,39 @@ def held_files_expire_at(*, held_at: datetime) -> datetime:
     """Files sent with a refused questionnaire are kept for their sender for
     PORTAL_EVIDENCE_HOLD, then deleted."""
     return held_at + settings.PORTAL_EVIDENCE_HOLD
+
+
+def incident_extended(*, due: datetime, days: int) -> datetime:
+    """Incident mode: a clock (a protection end, a dispute's deadline) pushed ``days`` later
+    when the incident starts."""
+    return due + timedelta(days=days)
+
+
+def incident_max_days() -> int:
+    """The longest an incident may extend protection and pause clocks at once."""
+    return getattr(settings, "PORTAL_INCIDENT_MAX_DAYS", 30)
+
+
+def incident_days_paused(*, started_at: datetime, ended_at: datetime, days: int) -> int:
+    """The days an incident kept the clocks paused when it ends: the whole days it lasted,
+    a day begun counting as a day (in the buyer's favour), never more than it announced."""
+    elapsed = max(ended_at - started_at, timedelta(0))
+    whole, rest = divmod(elapsed, timedelta(days=1))
+    return min(days, whole + (1 if rest else 0))
+
+
+def incident_pull_back(*, due: datetime, days: int, days_paused: int) -> datetime:
+    """An incident ended before its ``days``: a clock it pushed comes back by the days it
+    did not last, so that on balance it was paused for ``days_paused``."""
+    return due - timedelta(days=days - days_paused)
+
+
+def incident_shipped_between(*, shipped_from: date, shipped_to: date) -> tuple[datetime, datetime]:
+    """The shipment dates an incident covers, both days included, as the half-open range of
+    instants ``[start, end)`` in UTC (the time zone every clock is stored in)."""
+    start = datetime.combine(shipped_from, time.min, tzinfo=UTC)
+    end = datetime.combine(shipped_to, time.min, tzinfo=UTC) + timedelta(days=1)
+    return start, end
 
 
 class WindowStatus(models.TextChoices):

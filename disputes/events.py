@@ -12,6 +12,7 @@ from typing import Any
 
 from disputes.models import Dispute, DisputeEvent, DisputeMessage
 from disputes.states import EventKind, Party
+from orders.bulk import insert_rows
 from orders.hooks import call_hook
 
 OUTCOME_KEYS = ("outcome", "amount", "decided_by")
@@ -81,19 +82,27 @@ class EventLog:
         unknown = set(data) - set(DATA_KEYS[kind])
         if unknown:
             raise ValueError(f"{kind} events carry no {sorted(unknown)}")
+        actor = actor if getattr(actor, "pk", None) else None
+        # Foreign keys by id, their objects cached beside them: a sweep batch makes
+        # thousands of events, and the descriptors' checks cost more than the rest.
         event = DisputeEvent(
-            dispute=dispute,
+            dispute_id=dispute.pk,
             kind=kind,
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor_id=actor.pk if actor is not None else None,
             actor_party=party,
             from_state=dispute.state if from_state is None else from_state,
             to_state=dispute.state,
             note=note,
             data=data,
-            message=message,
+            message_id=message.pk if message is not None else None,
             created_at=at,
             processed_at=self.processed_at or at,
         )
+        _cache(event, "dispute", dispute)
+        if actor is not None:
+            _cache(event, "actor", actor)
+        if message is not None:
+            _cache(event, "message", message)
         self.events.append(event)
         if notify:
             self.notifying.append(event)
@@ -103,13 +112,17 @@ class EventLog:
         """Write the events and their outbox rows (mail is queued after the commit)."""
         from disputes.notifications import notifications_create
 
-        DisputeEvent.objects.bulk_create(self.events)
+        insert_rows(DisputeEvent, self.events)
         notifications_create(self.notifying)
         if self.events:
             call_hook("PORTAL_DISPUTE_EVENTS_HOOK", events=self.events)
         events = self.events
         self.__init__(processed_at=self.processed_at)
         return events
+
+
+def _cache(event: DisputeEvent, name: str, obj: Any) -> None:
+    DisputeEvent._meta.get_field(name).set_cached_value(event, obj)
 
 
 def _amount(amount: Decimal | None) -> str | None:
@@ -430,4 +443,60 @@ def evidence_requested(
         at=at,
         note=request.note,
         data={"party": request.party, "due": request.due_at.isoformat(), "request": request.pk},
+    )
+
+
+# --- incident mode --------------------------------------------------------------------------
+DATA_KEYS[EventKind.INCIDENT_STARTED] = ("incident", "days", "due", "protection_ends_at")
+DATA_KEYS[EventKind.INCIDENT_ENDED] = ("incident", "days", "days_paused", "due")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def incident_started(
+    log: EventLog,
+    dispute: Dispute,
+    *,
+    incident: Any,
+    protection_ends_at: datetime | None,
+    at: datetime,
+) -> DisputeEvent:
+    """Staff extended the order's protection by the incident's days and paused the case's
+    clocks as long: ``due`` is the running clock as it now stands (the reason is the note)."""
+    return log.add(
+        dispute,
+        kind=EventKind.INCIDENT_STARTED,
+        actor=incident.started_by,
+        party=Party.STAFF,
+        at=at,
+        note=incident.reason,
+        data={
+            "incident": incident.pk,
+            "days": incident.days,
+            "due": _iso(dispute.next_deadline_at),
+            "protection_ends_at": _iso(protection_ends_at),
+        },
+    )
+
+
+def incident_ended(
+    log: EventLog, dispute: Dispute, *, incident: Any, days_paused: int, at: datetime
+) -> DisputeEvent:
+    """The incident ended: the clocks run again, ``days_paused`` added (fewer than ``days``
+    if it ended early); ``due`` is the running clock as it now stands."""
+    return log.add(
+        dispute,
+        kind=EventKind.INCIDENT_ENDED,
+        actor=incident.ended_by,
+        party=Party.STAFF,
+        at=at,
+        note=incident.reason,
+        data={
+            "incident": incident.pk,
+            "days": incident.days,
+            "days_paused": days_paused,
+            "due": _iso(dispute.next_deadline_at),
+        },
     )

@@ -263,6 +263,14 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         ordering = ["-opened_at", "-id"]
         permissions = [("rule_dispute", _("Can rule on escalated disputes"))]
         indexes = [
+            # The staff dashboard's days: disputes opened, and ended (with what it reads).
+            models.Index(fields=["opened_at"], name="dispute_opened"),
+            models.Index(
+                fields=["finished_at"],
+                name="dispute_finished",
+                include=["opened_at", "reason", "outcome_type"],
+                condition=models.Q(finished_at__isnull=False),
+            ),
             # The deadline sweeps' index: only running clocks.
             models.Index(
                 fields=["next_deadline_at"],
@@ -278,6 +286,11 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
             ),
             # The arbitration queue: escalated cases, oldest first.
             models.Index(fields=["state", "escalated_at"], name="dispute_queue"),
+            # The store's disputes by state tab, and the admin's list of every dispute.
+            models.Index(
+                fields=["store", "state", "next_deadline_at"], name="dispute_store_state_deadline"
+            ),
+            models.Index(fields=["-opened_at", "-id"], name="dispute_recent"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="dispute_quantity_positive"),
@@ -840,7 +853,11 @@ class DisputeEvent(models.Model):
         verbose_name = _("dispute event")
         verbose_name_plural = _("dispute events")
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["dispute", "created_at"], name="event_dispute_time")]
+        indexes = [
+            models.Index(fields=["dispute", "created_at"], name="event_dispute_time"),
+            # The admin's audit trail, in the order it happened.
+            models.Index(fields=["created_at", "id"], name="event_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.from_state} → {self.to_state})"
@@ -899,6 +916,8 @@ class Notification(models.Model):
                 condition=Q(sent_at__isnull=True),
             ),
             models.Index(fields=["recipient", "-created_at"], name="notification_inbox"),
+            # The admin's outbox, newest first.
+            models.Index(fields=["-created_at", "-id"], name="notification_recent"),
         ]
 
     def __str__(self) -> str:

@@ -31,14 +31,21 @@ class Settlement:
         self.refunds: list[RefundRequest] = []
         self.coupons: list[Dispute] = []
         self.settled_lines: set[int] = set()
+        # Each outcome's label, looked up once per settlement (a sweep batch refunds
+        # thousands of disputes with the same few outcomes).
+        self._labels: dict[str, str] = {}
 
     def refund(self, dispute: Dispute) -> None:
         """Refund the dispute's outcome amount (recorded now, sent after the commit)."""
+        outcome = dispute.outcome_type
+        label = self._labels.get(outcome)
+        if label is None:
+            label = self._labels[outcome] = dispute.get_outcome_type_display()
         self.refunds.append(
             RefundRequest(
                 line_id=dispute.line_id,
                 amount=dispute.outcome_amount,
-                reason=f"Dispute #{dispute.pk}: {dispute.get_outcome_type_display()}",
+                reason=f"Dispute #{dispute.pk}: {label}",
                 dispute_id=dispute.pk,
             )
         )

@@ -158,3 +158,7 @@ class EventKind(models.TextChoices):
     EVIDENCE_REQUESTED = "evidence_requested", _("More evidence requested")
     REMINDER = "reminder", _("Reminder")
     ARBITRATION_LATE = "arbitration_late", _("Arbitration over its limit")
+    # Incident mode: staff extended the order's protection and paused the case's clocks...
+    INCIDENT_STARTED = "incident_started", _("Clocks paused by an incident")
+    # ...and the incident ended: the clocks run again, the days paused added.
+    INCIDENT_ENDED = "incident_ended", _("Incident ended, clocks resumed")

@@ -10,10 +10,11 @@ from django.utils.translation import gettext_lazy as _
 
 from evidence.models import Evidence
 from evidence.services import evidence_hide
+from orders.admin import PagedList
 
 
 @admin.register(Evidence)
-class EvidenceAdmin(admin.ModelAdmin):
+class EvidenceAdmin(PagedList, admin.ModelAdmin):
     """Evidence is never edited or deleted. An arbitrator may hide an item by writing the
     reason, which the parties see and the timeline records."""
 

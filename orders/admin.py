@@ -1,9 +1,21 @@
+from django.conf import settings
 from django.contrib import admin
 
 from orders.models import Order, OrderLine, Store
 
 
-class RecordAdmin(admin.ModelAdmin):
+class PagedList:
+    """An admin list at the portal's page size, whose pages never count the whole table
+    (the "N total" beside a search or filter would read every matching row)."""
+
+    show_full_result_count = False
+
+    @property
+    def list_per_page(self) -> int:
+        return settings.PORTAL_ADMIN_PAGE_SIZE
+
+
+class RecordAdmin(PagedList, admin.ModelAdmin):
     """Records that only services write: staff read them, never add, edit or delete."""
 
     def get_readonly_fields(self, request, obj=None):
@@ -17,7 +29,7 @@ class RecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(PagedList, admin.ModelAdmin):
     list_display = ["name", "owner", "created_at"]
     search_fields = ["name", "owner__username", "owner__email"]
     prepopulated_fields = {"slug": ["name"]}

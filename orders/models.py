@@ -119,6 +119,10 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     )
     carrier = models.CharField(_("carrier"), max_length=80, blank=True)
     tracking_number = models.CharField(_("tracking number"), max_length=80, blank=True)
+    # ISO 3166-1 alpha-2 ("DE"), as the marketplace sends it; blank when unknown.
+    destination_country = models.CharField(
+        _("destination country"), max_length=2, blank=True, default=""
+    )
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
     protection_ends_at = models.DateTimeField(_("protection ends at"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
@@ -147,6 +151,15 @@ class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
             ),
             models.Index(fields=["buyer", "-placed_at"], name="order_buyer_recent"),
             models.Index(fields=["store", "-placed_at"], name="order_store_recent"),
+            # The seller dashboard's state tabs, and the admin's list of every order.
+            models.Index(fields=["store", "state", "-placed_at"], name="order_store_state_recent"),
+            models.Index(fields=["-placed_at", "-id"], name="order_recent"),
+            # Incident mode: a carrier's shipped orders to one country, by shipment date.
+            models.Index(
+                fields=["carrier", "destination_country", "shipped_at"],
+                name="order_incident_match",
+                condition=Q(state=OrderState.SHIPPED),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total_paid__gte=0), name="order_total_nonnegative"),
@@ -274,3 +287,154 @@ class OrderLine(models.Model):
     def price_for(self, quantity: int) -> Decimal:
         """What the buyer paid for ``quantity`` items of this line."""
         return self.unit_price * quantity
+
+
+class Incident(models.Model):
+    """A carrier's trouble (a strike, a customs backlog, a flood) over the orders it carried
+    to one country, shipped between two dates: staff extend their protection and pause the
+    running clocks of their disputes for ``days`` (SPEC.md, "Operations", incident mode).
+
+    Started and ended by ``disputes.services.incidents``; ``IncidentOrder`` records what was
+    applied to each order, so that ending is exact and happens once."""
+
+    reason = models.TextField(
+        _("reason"), help_text=_("Buyers and sellers read it on their pages and in their mail.")
+    )
+    carrier = models.CharField(_("carrier"), max_length=80)
+    destination_country = models.CharField(_("destination country"), max_length=2)
+    shipped_from = models.DateField(_("shipped from"))
+    shipped_to = models.DateField(_("shipped until"))
+    days = models.PositiveSmallIntegerField(_("days"))
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ended by"),
+    )
+    # The days the clocks stayed paused, set when it ends (``days`` if it ran its course).
+    days_paused = models.PositiveSmallIntegerField(_("days paused"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(days__gte=1) & Q(days__lte=365), name="incident_days_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(shipped_from__lte=F("shipped_to")), name="incident_dates_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(days_paused__isnull=False),
+                name="incident_ended_has_days_paused",
+            ),
+            # The same incident cannot run twice at once (a form sent twice starts one).
+            models.UniqueConstraint(
+                fields=["carrier", "destination_country", "shipped_from", "shipped_to"],
+                condition=Q(ended_at__isnull=True),
+                name="incident_running_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        country, first, last = self.destination_country, self.shipped_from, self.shipped_to
+        return f"{self.carrier} → {country} ({first} to {last})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.ended_at is None
+
+    @property
+    def days_added(self) -> int:
+        """The days the orders' clocks are extended by: all of them while it runs."""
+        return self.days if self.days_paused is None else self.days_paused
+
+
+class IncidentOrder(models.Model):
+    """One order an incident extended: what was applied, and when it was resumed."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="orders", verbose_name=_("incident")
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="incidents", verbose_name=_("order")
+    )
+    days = models.PositiveSmallIntegerField(_("days applied"))
+    paused_at = models.DateTimeField(_("paused at"))
+    resumed_at = models.DateTimeField(_("resumed at"), null=True, blank=True)
+    # The order's protection end before the incident (what it would have been without it).
+    protection_ends_before = models.DateTimeField(_("protection ended before"))
+    # Each running dispute of the order as the incident found it: {"<id>": revision}; on
+    # ending, a dispute that moved since (a new revision) keeps the clocks it has now.
+    disputes = models.JSONField(_("disputes paused"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("order in an incident")
+        verbose_name_plural = _("orders in incidents")
+        ordering = ["incident", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "order"], name="incident_order_once"),
+        ]
+        indexes = [models.Index(fields=["order", "incident"], name="incident_order_by_order")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} · {self.order_id}"
+
+
+class IncidentNotice(models.Model):
+    """The outbox of incident mail: one row per person per incident and step (started,
+    ended), listing that person's orders; delivered after the commit, retried until sent."""
+
+    class Step(models.TextChoices):
+        STARTED = "started", _("Started")
+        ENDED = "ended", _("Ended")
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="notices", verbose_name=_("incident")
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="incident_notices",
+        verbose_name=_("recipient"),
+    )
+    step = models.CharField(_("step"), max_length=16, choices=Step.choices)
+    # "buyer" or "seller": which of their orders the mail is about.
+    role = models.CharField(_("as"), max_length=16)
+    order_ids = models.JSONField(_("orders"), default=list)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("mailed at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("incident notice")
+        verbose_name_plural = _("incident notices")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "recipient", "step", "role"], name="incident_notice_once"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="incident_notice_unsent",
+                condition=Q(sent_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} ← {self.incident_id} {self.step}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count, Min, Prefetch, QuerySet
 
 from disputes import deadlines
-from orders.models import Order, OrderLine, Store
+from orders.models import IncidentOrder, Order, OrderLine, Store
 from orders.states import OrderState
 
 if TYPE_CHECKING:
@@ -135,3 +136,36 @@ def store_running_clocks(*, store: Store) -> dict[str, object]:
     return store.disputes.filter(next_deadline_at__isnull=False).aggregate(
         waiting=Count("id"), nearest=Min("next_deadline_at")
     )
+
+
+@dataclass(frozen=True)
+class IncidentNote:
+    """What a page says of an incident that extended an order: by how many days, and why."""
+
+    incident_id: int
+    days: int
+    reason: str
+    running: bool
+
+
+def incident_notes_for_orders(*, order_ids: Iterable[int]) -> dict[int, list[IncidentNote]]:
+    """order id -> the incidents that extended it (oldest first), for a page's orders at once
+    (one query). An incident ended before a day had passed extended nothing: left out."""
+    notes: dict[int, list[IncidentNote]] = {}
+    rows = (
+        IncidentOrder.objects.filter(order_id__in=list(order_ids))
+        .select_related("incident")
+        .order_by("incident__started_at", "incident_id")
+    )
+    for row in rows:
+        incident = row.incident
+        if incident.days_added:
+            notes.setdefault(row.order_id, []).append(
+                IncidentNote(
+                    incident_id=incident.pk,
+                    days=incident.days_added,
+                    reason=incident.reason,
+                    running=incident.is_running,
+                )
+            )
+    return notes

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+import structlog
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -64,10 +65,15 @@ INSTALLED_APPS = [
     "dashboards",
     "demo",
     "api",
+    "operations",
+    "django_prometheus",
+    "django_structlog",
     "ninja",  # its API docs page, served from the package's own static files
 ]
 
 MIDDLEWARE = [
+    # First and last: django-prometheus times the whole stack (operations/metrics.py).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -79,6 +85,10 @@ MIDDLEWARE = [
     # The person's saved language and time zone (after LocaleMiddleware's browser guess).
     "accounts.locale.PersonalLocaleMiddleware",
     "accounts.middleware.PrivatePagesMiddleware",
+    # JSON logs: a request id and the user on every line of a request, and the dispute on
+    # the lines of a dispute's pages (operations/logging.py).
+    "operations.logging.DisputeLogContextMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Inside the ones that add headers: with DEBUG on, a 404 is the portal's page (errors.py).
@@ -86,6 +96,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a locked-out log-in into the lock-out page.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -139,6 +150,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters travel apart from the SQL (no quoting in Python): much faster for the
     # large batched statements of the deadline sweeps.
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+# Counted and timed for /metrics: django-prometheus's wrappers of the same backends.
+DATABASES["default"]["ENGINE"] = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -208,14 +224,15 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis, counting hits and misses for /metrics.
+            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
         }
     }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 
 CELERY_BROKER_DIR = VAR_DIR / "broker"
@@ -245,6 +262,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
+# Incident mode: the longest extension staff may give a set of orders at once.
+PORTAL_INCIDENT_MAX_DAYS = env.int("PORTAL_INCIDENT_MAX_DAYS", default=30)
 # Every clock is a stored column swept by these short periodic tasks; none of them is a
 # long ETA task. A run that could not start before the next one is due simply expires.
 CELERY_BEAT_SCHEDULE = {
@@ -260,6 +279,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "deliver-pending-notifications": {
         "task": "disputes.tasks.deliver_pending_notifications",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
+    # Incident mails to people whose orders have no running dispute (retries too).
+    "deliver-incident-notices": {
+        "task": "disputes.services.incidents.deliver_pending_incident_notices",
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
@@ -445,11 +470,76 @@ PORTAL_WEBHOOK_ROTATION_OVERLAP = timedelta(hours=24)
 PORTAL_WEBHOOKS_ALLOW_HTTP = env.bool("PORTAL_WEBHOOKS_ALLOW_HTTP", default=DEBUG)
 PORTAL_WEBHOOKS_ALLOW_PRIVATE = env.bool("PORTAL_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 PORTAL_EVIDENCE_HOOK = "disputes.services.news.evidence_hidden"  # evidence, user, at
+# A periodic sweep reports each completed run (its heartbeat, read by /health/).
+PORTAL_SWEEP_HOOK = "operations.heartbeat.sweep_completed"  # name, at, duration_ms, result
 
+# --- health, metrics (operations/) ---------------------------------------------------------
+# /health/ fails the scheduler when the deadline sweep last completed this many of its
+# intervals ago (or never).
+PORTAL_HEALTH_SWEEP_INTERVALS = env.int("PORTAL_HEALTH_SWEEP_INTERVALS", default=3)
+# /metrics answers a request carrying "Authorization: Bearer <PORTAL_METRICS_TOKEN>". Without
+# a token set, it answers only requests from the machine itself (127.0.0.1, ::1) that came
+# straight to the portal (no X-Forwarded-For): never the public side of a proxy.
+PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
+
+# --- lists (pages) ---------------------------------------------------------------------------
+# Rows per page of the portal's lists (My orders, the seller dashboard, disputes,
+# notifications, complaints) and of the admin's lists (the arbitration queue among them).
+PORTAL_PAGE_SIZE = env.int("PORTAL_PAGE_SIZE", default=25)
+PORTAL_ADMIN_PAGE_SIZE = env.int("PORTAL_ADMIN_PAGE_SIZE", default=100)
+
+# --- Logs: one JSON object a line (readable lines with DEBUG on; LOG_FORMAT=json|console) ---
+# Every line, the portal's own logging.getLogger() calls included, carries the context bound
+# with structlog's contextvars: request_id and user_id in a request (django-structlog),
+# task_id in a Celery task, dispute_id where a dispute is handled (operations/logging.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+_LOG_CHAIN = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.dict_tracebacks,
+                structlog.processors.JSONRenderer(),
+            ],
+            "foreign_pre_chain": [*_LOG_CHAIN, structlog.stdlib.ExtraAdder()],
+        },
+        "console": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            "foreign_pre_chain": _LOG_CHAIN,
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+structlog.configure(
+    processors=[
+        structlog.stdlib.filter_by_level,
+        *_LOG_CHAIN,
+        structlog.stdlib.PositionalArgumentsFormatter(),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.UnicodeDecoder(),
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
+# The worker logs through LOGGING too (Celery would otherwise install its own plain format),
+# with task_id bound for each task (operations/logging.py connects the worker's signals).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# Behind the TLS proxy (HTTPS=1) the request id it sets (X-Request-ID) is kept: both logs agree.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = HTTPS

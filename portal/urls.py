@@ -5,6 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import views as account_views
 from dashboards.views import home
+from operations.metrics import metrics_view
+from operations.views import HealthView
+from operations.views_dashboard import disputes_csv_view, staff_dashboard_view
 
 # The portal's own error pages (portal/errors.py), also with DEBUG on.
 handler400 = "portal.errors.bad_request"
@@ -59,6 +62,20 @@ urlpatterns = [
     ),
     path("settings/", account_views.settings_page, name="settings"),
     path("language/", account_views.language_switch, name="language_switch"),
+    # For load balancers and monitors (README, "Health and metrics").
+    path("health/", HealthView.as_view(), name="health"),
+    path("metrics", metrics_view, name="metrics"),
+    # The staff dashboard (arbitrators), before the admin's own catch-all.
+    path(
+        "admin/dashboard/",
+        admin.site.admin_view(staff_dashboard_view),
+        name="staff_dashboard",
+    ),
+    path(
+        "admin/dashboard/disputes.csv",
+        admin.site.admin_view(disputes_csv_view),
+        name="staff_dashboard_csv",
+    ),
     path("admin/", admin.site.urls),
     path("", include("dashboards.urls")),
     path("", include("orders.urls")),

@@ -67,7 +67,8 @@ class RefundAdmin(RecordAdmin):
         "arrived_at",
     ]
     list_filter = [OverdueFilter, "state", "flagged", "method"]
-    list_select_related = ["order", "line"]
+    # The dispute column prints the dispute's line: both come with the row.
+    list_select_related = ["order", "line", "dispute__line"]
     search_fields = ["order__number", "gateway_reference", "idempotency_key"]
     actions = ["retry_now", "mark_arrived"]
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.roles import staff_may
+from orders.bulk import insert_rows
 from orders.hooks import call_hook
 from orders.models import Order, OrderLine
 from orders.services import lock_orders
@@ -81,10 +82,25 @@ def _lock_orders(order_ids: Iterable[int]) -> dict[int, Order]:
     return lock_orders(order_ids, fields=MONEY_FIELDS)
 
 
+def _order_of(line_ids: Iterable[int]) -> dict[int, int]:
+    """Each line's order id. On PostgreSQL the ids travel as one array parameter: a sweep
+    batch settles thousands of lines, and an ``IN`` list of as many parameters costs more
+    to build than the query takes to run."""
+    line_ids = list(set(line_ids))
+    if connection.vendor != "postgresql":
+        return dict(OrderLine.objects.filter(pk__in=line_ids).values_list("pk", "order_id"))
+    table = connection.ops.quote_name(OrderLine._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, order_id FROM {table} WHERE id = ANY(%s::bigint[])",  # noqa: S608
+            [line_ids],
+        )
+        return dict(cursor.fetchall())
+
+
 def lock_orders_of_lines(line_ids: Iterable[int]) -> dict[int, Order]:
     """Lock the orders of these lines, in id order (the one lock order of money writes)."""
-    order_ids = OrderLine.objects.filter(pk__in=set(line_ids)).values_list("order_id", flat=True)
-    return _lock_orders(set(order_ids))
+    return _lock_orders(set(_order_of(line_ids).values()))
 
 
 def _lines(line_ids: Iterable[int]) -> dict[int, OrderLine]:
@@ -141,7 +157,7 @@ def refunds_create(
     for item in requests:
         per_line[item.line_id] = per_line.get(item.line_id, ZERO) + item.amount
     with transaction.atomic():
-        order_of = dict(OrderLine.objects.filter(pk__in=per_line).values_list("pk", "order_id"))
+        order_of = _order_of(per_line)
         if len(order_of) != len(per_line):
             raise RefundError(_("No such order line."))
         orders = _lock_orders(order_of.values())
@@ -172,18 +188,21 @@ def refunds_create(
                 _add_to_totals(Order, "refunded_total", refunded_order)
         except IntegrityError as exc:  # a writer that skipped the lock: the database says no
             raise RefundError(_("Refunds would exceed what was paid.")) from exc
-        rows = Refund.objects.bulk_create(
-            Refund(
-                order_id=order_of[item.line_id],
-                line_id=item.line_id,
-                dispute_id=item.dispute_id,
-                amount=item.amount,
-                currency=orders[order_of[item.line_id]].currency,
-                method=orders[order_of[item.line_id]].payment_method,
-                reason=item.reason[:200],
-                created_at=now,
-            )
-            for item in requests
+        rows = insert_rows(
+            Refund,
+            [
+                Refund(
+                    order_id=order_of[item.line_id],
+                    line_id=item.line_id,
+                    dispute_id=item.dispute_id,
+                    amount=item.amount,
+                    currency=orders[order_of[item.line_id]].currency,
+                    method=orders[order_of[item.line_id]].payment_method,
+                    reason=item.reason[:200],
+                    created_at=now,
+                )
+                for item in requests
+            ],
         )
         if clawback_line:
             first_refund = {}
@@ -236,7 +255,7 @@ def payouts_release(*, line_ids: Iterable[int], now: datetime | None = None) -> 
     if not line_ids:
         return []
     with transaction.atomic():
-        order_of = dict(OrderLine.objects.filter(pk__in=line_ids).values_list("pk", "order_id"))
+        order_of = _order_of(line_ids)
         orders = _lock_orders(order_of.values())
         due = {pk for pk in line_ids if orders[order_of[pk]].state == OrderState.COMPLETED}
         if not due:

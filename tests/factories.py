@@ -66,6 +66,8 @@ def make_order(
     protection_days: int = 60,
     shipped_at: datetime | None = None,
     confirmed_at: datetime | None = None,
+    carrier: str = "China Post",
+    destination_country: str = "",
 ) -> Order:
     """An order, shipped at ``shipped_at`` and confirmed at ``confirmed_at`` if given."""
     placed = (shipped_at or timezone.now()) - timedelta(days=1)
@@ -81,12 +83,14 @@ def make_order(
         order = order_mark_shipped(
             order=order,
             seller=store.owner,
-            carrier="China Post",
+            carrier=carrier,
             tracking_number="RR123456789CN",
             now=shipped_at,
         )
     if confirmed_at is not None:
         order = order_confirm_receipt(order=order, buyer=buyer, now=confirmed_at)
+    if destination_country:
+        Order.objects.filter(pk=order.pk).update(destination_country=destination_country)
     return Order.objects.get(pk=order.pk)
 
 

@@ -84,7 +84,11 @@ from complaints.models import Complaint
 from disputes.models import Dispute, Notification
 from disputes.states import DisputeState
 from evidence.models import Evidence, HeldFile
-from orders.models import Order, OrderLine
+from operations import checks
+from operations.heartbeat import Freshness
+from operations.metrics import metrics_view
+from operations.views import HealthView
+from orders.models import Incident, Order, OrderLine
 from refunds.models import Refund, RefundState
 from tests.api.test_api_matrix import api_operation_routes
 from tests.factories import UserFactory, make_arbitrator, photo
@@ -136,6 +140,10 @@ PUBLIC_VIEWS = (
 )
 # django-ninja's own pages of the API: its schema, its docs and its root (a 404): public.
 PUBLIC_CALLBACKS = (ninja_views.openapi_json, ninja_views.openapi_view, ninja_views.default_home)
+# The health check is for load balancers: anyone. The metrics are for the scraper holding the
+# token (set for this test, so that the test client's local address is not enough): nobody.
+PUBLIC_VIEWS += (HealthView,)
+TOKEN_ONLY_CALLBACKS = (metrics_view,)
 
 # Tables a request may always write: the session and django-axes' log of log-ins.
 UNWATCHED_TABLES = ("django_session", "axes_")
@@ -372,6 +380,20 @@ class World:
             payload={"type": "dispute.opened"},
             next_attempt_at=now,
         )
+        # An incident over a carrier nobody here used, ended (a row for its admin pages).
+        sam = self.people["sam"]
+        Incident.objects.create(
+            reason="The matrix carrier's depot was closed for a day.",
+            carrier="Matrix Post",
+            destination_country="DE",
+            shipped_from=now.date(),
+            shipped_to=now.date(),
+            days=3,
+            started_by=sam,
+            ended_at=now,
+            ended_by=sam,
+            days_paused=1,
+        )
         person = UserFactory(username="market-buyer")
         ExternalPerson.objects.create(integration=market, external_id="buyer-1", user=person)
         next_path = reverse("dashboards:my_orders")
@@ -522,6 +544,8 @@ def may(world: World, request: Request, persona: str) -> bool:
         return True
     if getattr(callback, "func", None) in PUBLIC_CALLBACKS:
         return True
+    if callback in TOKEN_ONLY_CALLBACKS:
+        return False
     if isinstance(request.leaf, SignInToken):
         # The token is the credential: only a fresh one acts (it is spent), for whoever has
         # it; a made-up, spent or expired one does nothing for anyone.
@@ -589,9 +613,22 @@ def payload(request: Request, world: World) -> dict[str, Any]:
     }
 
 
-def test_authorization_matrix(capsys):
+def test_authorization_matrix(capsys, settings, monkeypatch):
     started = time.monotonic()
+    settings.PORTAL_METRICS_TOKEN = "matrix-metrics-token"
     world = World()
+    # A sweep just completed (the health check reads it on a connection of its own, outside
+    # this test's transaction): it answers 200 with everything up.
+    monkeypatch.setattr(
+        checks,
+        "sweep_freshness",
+        lambda name, now=None: Freshness(
+            name=name,
+            completed_at=now or timezone.now(),
+            limit=timedelta(minutes=3),
+            now=now or timezone.now(),
+        ),
+    )
     # The API's operations have their own matrix (keys, not sessions): tests/api/.
     api_routes = api_operation_routes()
     every = [parse(p) for p in walk(get_resolver())]

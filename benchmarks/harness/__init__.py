@@ -13,14 +13,17 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 
 
-def setup_django() -> str:
-    """Point Django at the benchmark database (created if missing) and migrate it."""
+def setup_django(database: str = "portal_bench") -> str:
+    """Point Django at the benchmark database ``database`` (created if missing) and migrate
+    it. Each benchmark that keeps data of its own between runs names its own database."""
+    if not database.replace("_", "").isalnum():
+        raise ValueError(f"not a plain database name: {database!r}")
     base = os.environ.get("DATABASE_URL", "")
     if base.startswith("postgres"):
         parsed = urlparse(base)
-        url = urlunparse(parsed._replace(path="/portal_bench"))
+        url = urlunparse(parsed._replace(path=f"/{database}"))
     else:
-        url = DEFAULT_URL
+        url = urlunparse(urlparse(DEFAULT_URL)._replace(path=f"/{database}"))
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     # The benchmarks run the portal as deployed (DEBUG off), with a throw-away key.
@@ -34,10 +37,10 @@ def setup_django() -> str:
     try:
         with psycopg.connect(admin, autocommit=True) as conn:
             exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = 'portal_bench'"
+                "SELECT 1 FROM pg_database WHERE datname = %s", [database]
             ).fetchone()
             if not exists:
-                conn.execute("CREATE DATABASE portal_bench")
+                conn.execute(f'CREATE DATABASE "{database}"')
     except psycopg.OperationalError as exc:
         sys.exit(f"the benchmarks need PostgreSQL ({url}): {exc}")
 

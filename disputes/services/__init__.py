@@ -15,6 +15,7 @@ leave the mail to the outbox, delivered after the commit.
 - ``arbitration``: assignment, rulings, replies, evidence requests
 - ``clocks``: what happens when a clock runs out, and the reminders before;
   ``clock_writer``: a sweep batch written back in one statement
+- ``incidents``: incident mode, a carrier's orders' protection extended and clocks paused
 - ``news``: what refunds and evidence report back through their hooks
 """
 
@@ -45,6 +46,15 @@ from disputes.services.guard import (
     DisputeError,
     StaleDispute,
 )
+from disputes.services.incidents import (
+    IncidentMatch,
+    IncidentResult,
+    IncidentScope,
+    incident_end,
+    incident_notices_deliver,
+    incident_preview,
+    incident_start,
+)
 from disputes.services.negotiation import (
     dispute_accept,
     dispute_decline,
@@ -72,6 +82,9 @@ __all__ = [
     "DisputeError",
     "DisputeRequest",
     "EvidenceAdded",
+    "IncidentMatch",
+    "IncidentResult",
+    "IncidentScope",
     "Opened",
     "Posted",
     "Replied",
@@ -98,4 +111,8 @@ __all__ = [
     "disputes_stalled",
     "disputes_sweep_due",
     "evidence_allowance",
+    "incident_end",
+    "incident_notices_deliver",
+    "incident_preview",
+    "incident_start",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -18,14 +19,12 @@ from disputes.notifications import (
 )
 from disputes.selectors import notifications_for_user
 
-NOTIFICATIONS_PER_PAGE = 25
-
 
 @login_required
 @require_safe
 def notification_list(request: HttpRequest) -> HttpResponse:
     """The person's notifications, newest first; reading the list marks nothing read."""
-    page = Paginator(notifications_for_user(user=request.user), NOTIFICATIONS_PER_PAGE).get_page(
+    page = Paginator(notifications_for_user(user=request.user), settings.PORTAL_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(request, "notifications/list.html", {"page": page, "now": timezone.now()})

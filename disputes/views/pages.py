@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -129,11 +131,13 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def buyer_list(request: HttpRequest) -> HttpResponse:
-    disputes = list(disputes_for_buyer(user=request.user)[:200])
+    page = Paginator(disputes_for_buyer(user=request.user), settings.PORTAL_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "disputes/list.html",
-        {"disputes": disputes, "title": _("My disputes"), "now": timezone.now(), "seller": False},
+        {"page": page, "title": _("My disputes"), "now": timezone.now(), "seller": False},
     )
 
 
@@ -145,12 +149,14 @@ def seller_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state") or ""
     if state not in DisputeState.values:
         state = ""
-    disputes = list(disputes_for_store(store=store, state=state or None)[:200])
+    page = Paginator(
+        disputes_for_store(store=store, state=state or None), settings.PORTAL_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "disputes/list.html",
         {
-            "disputes": disputes,
+            "page": page,
             "title": _("Disputes against %(store)s") % {"store": store.name},
             "store": store,
             "state": state,

@@ -12,6 +12,7 @@ def test_the_portal_names_its_hooks_and_they_import():
         "PORTAL_ORDER_HOOK",
         "PORTAL_PAYOUT_HOOK",
         "PORTAL_REFUND_HOOK",
+        "PORTAL_SWEEP_HOOK",
     ]
     assert check_hooks() == []
 

@@ -62,7 +62,7 @@ def test_my_orders_query_count_does_not_grow(
 ):
     client = client_for("alice")
     make_order(buyer=alice, store=bobs_store, shipped_at=timezone.now())
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):  # incident notes: one query for the page
         assert client.get(reverse("dashboards:my_orders")).status_code == 200
     for i in range(24):
         make_order(
@@ -72,7 +72,7 @@ def test_my_orders_query_count_does_not_grow(
             shipped_at=timezone.now() - timedelta(days=i),
             confirmed_at=timezone.now() if i % 3 == 0 else None,
         )
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):  # incident notes: one query for the page
         assert client.get(reverse("dashboards:my_orders")).status_code == 200
 
 
@@ -103,7 +103,7 @@ def test_seller_dashboard_query_count_does_not_grow(
 ):
     client = client_for("bob")
     make_order(buyer=alice, store=bobs_store)
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):  # incident notes: one query for the page
         assert client.get(reverse("dashboards:seller_dashboard")).status_code == 200
     for i in range(24):
         make_order(
@@ -112,7 +112,7 @@ def test_seller_dashboard_query_count_does_not_grow(
             lines=DRESS_LINES,
             shipped_at=timezone.now() - timedelta(days=i) if i % 3 else None,
         )
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):  # incident notes: one query for the page
         assert client.get(reverse("dashboards:seller_dashboard")).status_code == 200
 
 

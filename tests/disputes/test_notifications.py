@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from disputes.services import (
 from disputes.states import EventKind, OutcomeType, Reason, RequestedOutcome
 from evidence.models import Evidence
 from evidence.services import evidence_hide
+from orders.models import Order
 from refunds.models import Refund
 from refunds.services import refund_mark_arrived
 from tests.factories import DRESS_LINES, make_arbitrator, make_order, open_dispute, photo
@@ -154,6 +155,25 @@ class World:
     def remind(self) -> None:
         assert disputes_send_reminders(now=self.reload().reminder_at) == 1
 
+    def incident_start(self) -> None:
+        order = self.reload().line.order
+        Order.objects.filter(pk=order.pk).update(destination_country="DE")
+        shipped = timezone.localdate(order.shipped_at, timezone=UTC)
+        self.incident = services.incident_start(
+            by=self.sam,
+            scope=services.IncidentScope(
+                carrier=order.carrier,
+                destination_country="DE",
+                shipped_from=shipped,
+                shipped_to=shipped,
+            ),
+            days=5,
+            reason="The carrier's depot is closed by a strike.",
+        ).incident
+
+    def incident_end(self) -> None:
+        services.incident_end(incident_id=self.incident.pk, by=self.sam)
+
     def refund_sent(self) -> None:
         self.open()
         self.accept()  # the refund is sent after the commit
@@ -191,6 +211,20 @@ ROWS = [
         lambda w: w.decline("bob"),
         ["alice", "bob"],
         World.open,
+    ),
+    Row(
+        "an incident extends the protection",
+        EventKind.INCIDENT_STARTED,
+        lambda w: w.incident_start(),
+        ["alice", "bob"],
+        World.open,
+    ),
+    Row(
+        "the incident ends",
+        EventKind.INCIDENT_ENDED,
+        lambda w: w.incident_end(),
+        ["alice", "bob"],
+        lambda w: (w.open(), w.incident_start()),
     ),
     Row(
         "withdrawn",

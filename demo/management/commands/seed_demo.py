@@ -29,7 +29,7 @@ from disputes.services import (
     disputes_sweep_due,
 )
 from disputes.states import OutcomeType, Reason, RequestedOutcome
-from orders.models import Store
+from orders.models import Order, Store
 from orders.payment import PaymentMethod
 from orders.services import (
     LineSpec,
@@ -282,6 +282,9 @@ class Command(BaseCommand):
             PaymentMethod.CARD,
             placed_days_ago=1,
         )
+        # Where the parcels go: incident mode picks a carrier's orders to one country.
+        Order.objects.filter(buyer=alice).update(destination_country="DE")
+        Order.objects.filter(buyer=carol).update(destination_country="FR")
         orders_complete_expired(now=now)
 
     def _money_situations(self, carol, bob, dave, boutique, gadgets, make, ship, now) -> None:
