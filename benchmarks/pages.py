@@ -18,6 +18,8 @@ run and reused after.
    with a session cookie made here. One BENCH line per page, with the throw-away
    ``/bench/one-query/`` page of the same run (one query for 20 rows, a template, the same
    middleware, logged in) as the baseline, and the 99th percentile of the latency.
+   ``page_frame`` is the portal's frame with nothing in it (``base.html``: the navigation
+   and its two lazy queries, the language switch): the floor under every portal page.
 
 BENCH_PAGES=my_orders,store_disputes limits the pages (the baseline is always measured, first
 and again last; its figure is the mean of the two).
@@ -75,6 +77,7 @@ class Page:
 def pages(dispute_id: int) -> list[Page]:
     return [
         Page(BASELINE, "/bench/one-query/", "buyer"),
+        Page("frame", "/bench/frame/", "buyer"),
         Page("my_orders", "/orders/", "buyer", deep="?page=last"),
         Page("seller_dashboard", "/seller/", "seller", deep="?page=last"),
         Page("store_disputes", "/seller/disputes/", "seller", deep="?page=last"),

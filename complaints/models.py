@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from orders.labels import ChoiceLabels
 from orders.models import Order, Store
 
 
@@ -14,7 +15,7 @@ class ComplaintState(models.TextChoices):
     ANSWERED = "answered", _("Answered by staff")
 
 
-class Complaint(models.Model):
+class Complaint(ChoiceLabels, models.Model):
     """A buyer's complaint about a seller to the administration: what is left once an
     order's dispute windows have closed. It has its own queue in admin."""
 

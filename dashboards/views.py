@@ -37,9 +37,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_orders(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    page = Paginator(orders_for_buyer(user=request.user), settings.PORTAL_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(
+        orders_for_buyer(user=request.user), settings.PORTAL_ORDERS_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     rows = buyer_order_rows(orders=page, now=now)
     notes = incident_notes_for_orders(order_ids=[row.order.pk for row in rows])
     return render(

@@ -15,11 +15,10 @@ from django.db.models import Q, QuerySet
 from django.forms.widgets import Script
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
@@ -62,7 +61,7 @@ from disputes.standing import store_standing
 from disputes.states import DeadlineKind, DisputeState, Party
 from orders.admin import RecordAdmin
 from orders.models import Order, Store
-from orders.templatetags.clocks import absolute
+from orders.templatetags.clocks import absolute, countdown_html
 
 # A buyer's other disputes shown on a case page (newest first).
 HISTORY_SHOWN = 50
@@ -138,6 +137,40 @@ def case_clocks(
             "deadline", dispute.get_deadline_kind_display(), dispute.next_deadline_at, _g("overdue")
         )
     return sorted(clocks, key=lambda clock: clock.until)
+
+
+def clocks_html(clocks: list[CaseClock], now: datetime) -> str:
+    """The clocks as a list: a live countdown for each running one, the due date and the
+    word ("late", "overdue") for each that has run out. Built in Python: the queue shows it
+    on every row, where a template per row cost more than the rest of the page."""
+    if not clocks:
+        return format_html('<span class="case-clocks-none">{}</span>', _g("no clock running"))
+    return format_html(
+        '<ul class="case-clocks">{}</ul>',
+        format_html_join(
+            "\n",
+            '<li class="case-clock case-clock-{}{}" data-clock="{}">'
+            '<span class="case-clock-label">{}:</span> {}</li>',
+            (
+                (
+                    clock.name,
+                    " case-clock-past" if clock.past else "",
+                    clock.name,
+                    clock.label,
+                    format_html(
+                        '<strong class="case-clock-ended">{}</strong> <small class="abs">'
+                        '<time datetime="{}">({})</time></small>',
+                        clock.ended,
+                        clock.until.isoformat(),
+                        _g("was due %(when)s") % {"when": absolute(clock.until)},
+                    )
+                    if clock.past
+                    else countdown_html(clock.until, now, ended=clock.ended),
+                )
+                for clock in clocks
+            ),
+        ),
+    )
 
 
 class DisputeChangeList(ChangeList):
@@ -271,10 +304,7 @@ class DisputeAdmin(RecordAdmin):
         words once it has run out."""
         now = timezone.now()
         requests = getattr(obj, "open_evidence_requests", [])
-        return render_to_string(
-            "admin/disputes/dispute/_clocks.html",
-            {"clocks": case_clocks(obj, requests, now), "now": now},
-        )
+        return clocks_html(case_clocks(obj, requests, now), now)
 
     @admin.display(description=_("with staff"), ordering="escalated_at")
     def age(self, obj: Dispute) -> str:
@@ -349,6 +379,7 @@ class DisputeAdmin(RecordAdmin):
         escalated = dispute.state == DisputeState.ESCALATED
         can_assign = may_rule and dispute.state in (DisputeState.ESCALATED, DisputeState.RULED)
         now = timezone.now()
+        clocks = case_clocks(dispute, open_requests, now)
         context: dict[str, Any] = {
             "dispute": dispute,
             "timeline": list(dispute_timeline(dispute=dispute)),
@@ -359,7 +390,8 @@ class DisputeAdmin(RecordAdmin):
             ],
             "case_age": self.age(dispute),
             "now": now,
-            "clocks": case_clocks(dispute, open_requests, now),
+            "clocks": clocks,
+            "clocks_html": clocks_html(clocks, now),
             "evidence_requests": requests,
             "standing": _store_figures(dispute.store_id),
             "buyer_history": list(

@@ -27,6 +27,7 @@ from disputes.states import (
     Reply,
     RequestedOutcome,
 )
+from orders.labels import ChoiceLabels
 from orders.models import MONEY, Order, OrderLine, Store, SweepBookkeeping
 
 
@@ -126,7 +127,7 @@ def _deadline_only(dispute: Dispute, user: Any) -> bool:
     return False
 
 
-class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
+class Dispute(ChoiceLabels, ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     """A buyer's claim on one order line, for a quantity of it.
 
     ``state`` is protected and moves only through the transitions below, which change
@@ -793,7 +794,7 @@ class Dispute(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
         self._decide(outcome, amount, party, at)
 
 
-class DisputeMessage(models.Model):
+class DisputeMessage(ChoiceLabels, models.Model):
     """A message in the thread between buyer and seller (staff read and may write)."""
 
     dispute = models.ForeignKey(
@@ -819,7 +820,7 @@ class DisputeMessage(models.Model):
         return f"{self.author} on {self.dispute_id}"
 
 
-class DisputeEvent(models.Model):
+class DisputeEvent(ChoiceLabels, models.Model):
     """The audit trail and the timeline: one row per change, message or proposal."""
 
     dispute = models.ForeignKey(
@@ -924,7 +925,7 @@ class Notification(models.Model):
         return f"{self.recipient} ← {self.event_id}"
 
 
-class EvidenceRequest(models.Model):
+class EvidenceRequest(ChoiceLabels, models.Model):
     """An arbitrator asks one side of an escalated case for more evidence, by a date."""
 
     dispute = models.ForeignKey(

@@ -5,13 +5,15 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from orders.labels import ChoiceLabels
+
 
 class EvidenceKind(models.TextChoices):
     PHOTO = "photo", _("Photo")
     VIDEO = "video", _("Video")
 
 
-class Evidence(models.Model):
+class Evidence(ChoiceLabels, models.Model):
     """A photo or video sent in a dispute. Nothing sent can be edited or deleted; staff may
     hide an item with a reason. The file lives in private storage under a random key and
     is served only through a view that checks who is asking."""
@@ -104,7 +106,7 @@ class Evidence(models.Model):
         return self.hidden_at is not None
 
 
-class HeldFile(models.Model):
+class HeldFile(ChoiceLabels, models.Model):
     """A photo or video sent with a form that was refused, kept for the person who sent it
     so that the corrected form needs no new upload.
 

@@ -123,14 +123,14 @@ GAUGES: tuple[Gauge, ...] = (
     ),
     Gauge(
         key="oldest_unsent_mail_age_seconds",
-        label=_("Age of the oldest unsent mail (seconds)"),
+        label=_("Age of the oldest unsent mail"),
         help=_("How long the oldest notification in the outbox has waited to be mailed."),
         unit=Unit.SECONDS,
         query=oldest_unsent_mail_query,
     ),
     Gauge(
         key="oldest_pending_webhook_age_seconds",
-        label=_("Age of the oldest pending webhook (seconds)"),
+        label=_("Age of the oldest pending webhook"),
         help=_("How long the oldest webhook message neither delivered nor given up has waited."),
         unit=Unit.SECONDS,
         query=oldest_pending_webhook_query,

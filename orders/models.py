@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from disputes import deadlines
+from orders.labels import ChoiceLabels
 from orders.payment import PaymentMethod
 from orders.states import CompletionReason, OrderState
 
@@ -88,7 +89,7 @@ class SweepBookkeeping(models.Model):
         return count
 
 
-class Order(ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
+class Order(ChoiceLabels, ConcurrentTransitionMixin, SweepBookkeeping, models.Model):
     """One purchase by one buyer from one store, paid into escrow.
 
     The state field is protected: it moves only through the transitions below, called by
@@ -392,7 +393,7 @@ class IncidentOrder(models.Model):
         return f"{self.incident_id} · {self.order_id}"
 
 
-class IncidentNotice(models.Model):
+class IncidentNotice(ChoiceLabels, models.Model):
     """The outbox of incident mail: one row per person per incident and step (started,
     ended), listing that person's orders; delivered after the commit, retried until sent."""
 

@@ -121,8 +121,9 @@ def receipt_confirmation(*, order: Order, now: datetime) -> ReceiptConfirmation:
 
 
 def store_order_counts(*, store: Store) -> dict[str, int]:
-    """How many of the store's orders are in each state (one query)."""
-    rows = Order.objects.filter(store=store).values("state").annotate(n=Count("id"))
+    """How many of the store's orders are in each state (one query: COUNT(*) is an
+    index-only scan of the (store, state) index; counting ids would read every row)."""
+    rows = Order.objects.filter(store=store).order_by().values("state").annotate(n=Count("*"))
     counts = {state.value: 0 for state in OrderState}
     counts.update({row["state"]: row["n"] for row in rows})
     return counts
@@ -134,7 +135,7 @@ def store_running_clocks(*, store: Store) -> dict[str, object]:
     Read through the reverse relation so that orders never imports the disputes app.
     """
     return store.disputes.filter(next_deadline_at__isnull=False).aggregate(
-        waiting=Count("id"), nearest=Min("next_deadline_at")
+        waiting=Count("*"), nearest=Min("next_deadline_at")
     )
 
 

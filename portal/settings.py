@@ -483,10 +483,14 @@ PORTAL_HEALTH_SWEEP_INTERVALS = env.int("PORTAL_HEALTH_SWEEP_INTERVALS", default
 PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
 
 # --- lists (pages) ---------------------------------------------------------------------------
-# Rows per page of the portal's lists (My orders, the seller dashboard, disputes,
-# notifications, complaints) and of the admin's lists (the arbitration queue among them).
+# Rows per page of the portal's lists (the seller dashboard, disputes, notifications,
+# complaints); orders per page of My orders, where each order is a card with its lines, its
+# clocks and its store's rating (10, as the large marketplaces show a buyer's orders); rows
+# per page of the admin's lists (the arbitration queue among them: 50 cases, each with its
+# running clocks).
 PORTAL_PAGE_SIZE = env.int("PORTAL_PAGE_SIZE", default=25)
-PORTAL_ADMIN_PAGE_SIZE = env.int("PORTAL_ADMIN_PAGE_SIZE", default=100)
+PORTAL_ORDERS_PAGE_SIZE = env.int("PORTAL_ORDERS_PAGE_SIZE", default=10)
+PORTAL_ADMIN_PAGE_SIZE = env.int("PORTAL_ADMIN_PAGE_SIZE", default=50)
 
 # --- Logs: one JSON object a line (readable lines with DEBUG on; LOG_FORMAT=json|console) ---
 # Every line, the portal's own logging.getLogger() calls included, carries the context bound

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from orders.labels import ChoiceLabels
 from orders.models import MONEY, Order, OrderLine
 from orders.payment import PaymentMethod
 
@@ -24,7 +25,7 @@ class RefundState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class Refund(ConcurrentTransitionMixin, models.Model):
+class Refund(ChoiceLabels, ConcurrentTransitionMixin, models.Model):
     """Money going back to the buyer for one order line, by the order's payment method.
 
     The idempotency key is stored with the row, before the gateway is ever called, and
@@ -147,7 +148,7 @@ class PayoutKind(models.TextChoices):
     CLAWBACK = "clawback", _("Taken back for a later refund")
 
 
-class Payout(models.Model):
+class Payout(ChoiceLabels, models.Model):
     """The seller's money leaving escrow, one line at a time.
 
     A line's share is released once (a unique constraint says so): when its order is

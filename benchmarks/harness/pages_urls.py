@@ -1,5 +1,7 @@
 """The portal's URLs plus the benchmark's yardstick: a logged-in page that runs one query
-for 20 rows and renders them with a template, through the portal's whole middleware."""
+for 20 rows and renders them with a template, through the portal's whole middleware; and the
+portal's frame alone (base.html with an empty page: the navigation, its two lazy queries, the
+language switch), the floor under every portal page."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -20,7 +22,13 @@ def one_query(request: HttpRequest) -> HttpResponse:
     return render(request, "bench/one_query.html", {"orders": orders})
 
 
+@login_required
+def frame(request: HttpRequest) -> HttpResponse:
+    return render(request, "bench/frame.html")
+
+
 urlpatterns = [
     path("bench/one-query/", one_query, name="bench_one_query"),
+    path("bench/frame/", frame, name="bench_frame"),
     path("", include("portal.urls")),
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.html import format_html_join
+from django.utils.translation import ngettext
 
 from orders.selectors import IncidentNote
 
@@ -40,3 +42,31 @@ def notes_from_events(events: Any) -> list[IncidentNote]:
                 running=False,
             )
     return [note for note in started.values() if note.days]
+
+
+@register.simple_tag
+def incident_notice(order: Any, notes: Any = None, events: Any = None) -> str:
+    """``{% incident_notice order notes=incident_notes %}`` on a list page (the notes it read
+    for all its orders), ``{% incident_notice order events=timeline %}`` on a dispute page:
+    one "Protection extended by N days: <reason>" line per incident. Built in Python: list
+    pages show it on every row."""
+    found = notes_from_events(events) if events is not None else notes_for(notes, order)
+    order_id = getattr(order, "pk", order)
+    return format_html_join(
+        "",
+        '<p class="incident-notice" role="status" id="incident-{}-{}"><strong>{}</strong> {}</p>',
+        (
+            (
+                note.incident_id,
+                order_id,
+                ngettext(
+                    "Protection extended by %(days)s day:",
+                    "Protection extended by %(days)s days:",
+                    note.days,
+                )
+                % {"days": note.days},
+                note.reason,
+            )
+            for note in found
+        ),
+    )

@@ -156,6 +156,7 @@ class World:
 @pytest.fixture
 def world(alice, carol, bob, bobs_store, daves_store, sam, settings):
     settings.PORTAL_PAGE_SIZE = PAGE
+    settings.PORTAL_ORDERS_PAGE_SIZE = PAGE
     settings.PORTAL_ADMIN_PAGE_SIZE = PAGE
     return World(
         alice=alice, carol=carol, bob=bob, bobs_store=bobs_store, daves_store=daves_store, sam=sam
