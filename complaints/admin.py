@@ -15,7 +15,7 @@ from complaints.forms import AdminComplaintAnswerForm
 from complaints.models import Complaint, ComplaintState
 from complaints.services import ComplaintError, complaint_answer
 from evidence.models import Evidence
-from orders.admin import RecordAdmin
+from orders.admin import RecordAdmin, StoreFilter
 
 
 def _complaint_file_urls(complaint_id: int, item_id: int) -> tuple[str | None, str | None]:
@@ -37,7 +37,7 @@ class ComplaintAdmin(RecordAdmin):
 
     change_form_template = "admin/complaints/complaint/change_form.html"
     list_display = ["id", "buyer", "order", "store", "created_at", "state", "answered_at"]
-    list_filter = ["state", "store"]
+    list_filter = ["state", StoreFilter]
     search_fields = [
         "order__number",
         "buyer__username",

@@ -59,7 +59,7 @@ from disputes.services import (
 )
 from disputes.standing import store_standing
 from disputes.states import DeadlineKind, DisputeState, Party
-from orders.admin import RecordAdmin
+from orders.admin import RecordAdmin, StoreFilter
 from orders.models import Order, Store
 from orders.templatetags.clocks import absolute, countdown_html
 
@@ -225,7 +225,7 @@ class DisputeAdmin(RecordAdmin):
         "state",
         LateFilter,
         "reason",
-        "store",
+        StoreFilter,
         AssigneeFilter,
         ClockFilter,
         "deadline_kind",

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.roles import staff_may
-from orders.admin import RecordAdmin
+from orders.admin import RecordAdmin, StoreFilter
 from refunds.models import Coupon, GatewayCall, Payout, Refund
 from refunds.selectors import refunds_overdue
 from refunds.services import RefundError, refund_mark_arrived, refund_retry
@@ -129,7 +129,7 @@ class PayoutAdmin(RecordAdmin):
     """The seller's money leaving escrow (negative rows take back a later refund)."""
 
     list_display = ["created_at", "store", "order", "line", "kind", "amount", "currency"]
-    list_filter = ["kind", "store"]
+    list_filter = ["kind", StoreFilter]
     list_select_related = ["store", "order", "line"]
     search_fields = ["order__number", "store__name"]
 
