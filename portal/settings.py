@@ -152,6 +152,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite keeps the covering indexes' key columns and ignores the columns they carry
     # along (models.W040): the same rows come back, without PostgreSQL's index-only scans.
     SILENCED_SYSTEM_CHECKS.append("models.W040")
+    # The tests' database, as Django makes it for SQLite: in memory, one per test process.
+    # Said here because the engine is renamed below (django-prometheus's wrapper), and
+    # pytest-django would otherwise take the file's path for a server's database name.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters travel apart from the SQL (no quoting in Python): much faster for the
     # large batched statements of the deadline sweeps.

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -98,12 +99,17 @@ def test_seller_dashboard_filters_by_state(client_for, shipped, paid):
     assert paid.number in html.decode() and shipped.number in html.decode()
 
 
+# Incident notes: one query for the page; the standing: two (three on SQLite, which reads the
+# response times for the median instead of taking it with PERCENTILE_CONT).
+SELLER_DASHBOARD_QUERIES = 14 if connection.vendor == "postgresql" else 15
+
+
 def test_seller_dashboard_query_count_does_not_grow(
     client_for, alice, carol, bobs_store, django_assert_max_num_queries
 ):
     client = client_for("bob")
     make_order(buyer=alice, store=bobs_store)
-    with django_assert_max_num_queries(14):  # incident notes: one query for the page
+    with django_assert_max_num_queries(SELLER_DASHBOARD_QUERIES):
         assert client.get(reverse("dashboards:seller_dashboard")).status_code == 200
     for i in range(24):
         make_order(
@@ -112,7 +118,7 @@ def test_seller_dashboard_query_count_does_not_grow(
             lines=DRESS_LINES,
             shipped_at=timezone.now() - timedelta(days=i) if i % 3 else None,
         )
-    with django_assert_max_num_queries(14):  # incident notes: one query for the page
+    with django_assert_max_num_queries(SELLER_DASHBOARD_QUERIES):
         assert client.get(reverse("dashboards:seller_dashboard")).status_code == 200
 
 
